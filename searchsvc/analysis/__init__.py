@@ -1,0 +1,110 @@
+"""Vietnamese analysis, one module for indexing and querying alike.
+
+A text becomes *syllable* tokens (every run of letters or a number such as ``498.000`` or
+``30/11/2018``) and pyvi *word* tokens (``trẻ_em``), each with a position and character offsets into
+the original string. Every token has an exact form (lowercase, NFC, canonical tone placement) and a
+folded form (no diacritics, ``đ`` → ``d``). Words sit at the position of their first syllable, like
+synonyms, so phrase queries over syllables still work and segmentation mistakes lose nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass
+from functools import lru_cache
+
+from searchsvc.analysis.normalize import canonical, canonical_text, fold, fold_text, normalize
+from searchsvc.analysis.segment import word_spans
+
+__all__ = [
+    "Token", "analyse", "syllables", "postings", "canonical", "fold", "canonical_text", "fold_text",
+    "normalize", "WORD_JOINER",
+]
+
+WORD_JOINER = "_"
+# Numbers keep their inner separators (498.000, 30/11/2018, 3,2); otherwise runs of letters/digits.
+SYLLABLE = re.compile(r"\d+(?:[.,/:]\d+)+|(?:[^\W_]|[\u0300-\u036f])+")
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    text: str  # exact form
+    folded: str
+    pos: int
+    start: int  # offsets into the original text
+    end: int
+    is_word: bool = False  # a pyvi multi-syllable word rather than a syllable
+
+
+@dataclass(frozen=True, slots=True)
+class _Analysis:
+    exact: tuple[str, ...]
+    folded: tuple[str, ...]
+    positions: tuple[int, ...]
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+    n_syllables: int
+
+
+def _origin(mapping: list[int] | None, offset: int) -> int:
+    return offset if mapping is None else mapping[offset]
+
+
+@lru_cache(maxsize=8)
+def _analyse(text: str, words: bool) -> _Analysis:
+    # Cached because exact and folded fields of one document analyse the same string back to back.
+    norm, mapping = normalize(text)
+    exact: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    for m in SYLLABLE.finditer(norm):
+        exact.append(canonical(m.group()))
+        starts.append(m.start())
+        ends.append(m.end())
+    n = len(exact)
+    positions = list(range(n))
+    if words and n > 1:
+        for wstart, wend, _ in word_spans(norm):
+            first = bisect_right(starts, wstart) - 1
+            last = bisect_right(starts, wend - 1) - 1
+            if first < 0 or last <= first or starts[first] != wstart or ends[last] != wend:
+                continue  # a pyvi word that does not line up with syllables (numbers, abbreviations)
+            exact.append(WORD_JOINER.join(exact[first : last + 1]))
+            positions.append(first)
+            starts.append(wstart)
+            ends.append(wend)
+    if mapping is not None:
+        starts = [mapping[s] for s in starts]
+        ends = [mapping[e] for e in ends]
+    folded = tuple(WORD_JOINER.join(fold(p) for p in t.split(WORD_JOINER)) if i >= n else fold(t)
+                   for i, t in enumerate(exact))
+    return _Analysis(tuple(exact), folded, tuple(positions), tuple(starts), tuple(ends), n)
+
+
+def analyse(text: str, words: bool = True) -> list[Token]:
+    """All tokens of ``text``: syllables in order, then pyvi words (when ``words``)."""
+    a = _analyse(text, words)
+    return [
+        Token(a.exact[i], a.folded[i], a.positions[i], a.starts[i], a.ends[i], i >= a.n_syllables)
+        for i in range(len(a.exact))
+    ]
+
+
+def syllables(text: str) -> list[Token]:
+    """Syllable tokens only: no pyvi, cheap enough for highlighting at query time."""
+    return analyse(text, words=False)
+
+
+def postings(text: str, folded: bool) -> dict[str, list[int]]:
+    """Term → positions for one field value: the indexing fast path (no Token objects)."""
+    a = _analyse(text, True)
+    terms = a.folded if folded else a.exact
+    out: dict[str, list[int]] = {}
+    for term, pos in zip(terms, a.positions):
+        lst = out.get(term)
+        if lst is None:
+            out[term] = [pos]
+        else:
+            lst.append(pos)
+    return out
