@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from whoosh import fields, formats
+from whoosh import fields
 
 from searchsvc.analysis import postings
 from searchsvc.analysis.whoosh_analyzers import exact_analyzer, fold_analyzer
+from searchsvc.codec import CompactPositions
 
 # Bump when the schema or the analysis changes what lands in the index: old indexes must be rebuilt.
 SCHEMA_VERSION = 1
@@ -25,7 +26,7 @@ class VietText(fields.FieldType):  # type: ignore[misc]
 
     def __init__(self, folded: bool, stored: bool = False) -> None:
         super().__init__(
-            formats.Positions(),
+            CompactPositions(),
             fold_analyzer() if folded else exact_analyzer(),
             scorable=True,
             stored=stored,

@@ -97,9 +97,13 @@ def syllables(text: str) -> list[Token]:
 
 
 def postings(text: str, folded: bool) -> dict[str, list[int]]:
-    """Term → positions for one field value: the indexing fast path (no Token objects)."""
+    """Term → positions for one field value: the indexing fast path (no Token objects).
+
+    Folded fields keep syllables only: pyvi words help precision when the user typed accents (exact
+    fields); for unaccented queries we restore accents from the exact vocabulary instead.
+    """
     a = _analyse(text, True)
-    terms = a.folded if folded else a.exact
+    terms = a.folded[: a.n_syllables] if folded else a.exact
     out: dict[str, list[int]] = {}
     for term, pos in zip(terms, a.positions):
         lst = out.get(term)

@@ -52,10 +52,12 @@ class ExactFilter(Filter):  # type: ignore[misc]
 
 
 class FoldFilter(Filter):  # type: ignore[misc]
-    """Replaces each token's text with its diacritic-free form."""
+    """Replaces each syllable's text with its diacritic-free form and drops pyvi words."""
 
     def __call__(self, tokens: Iterator[Token]) -> Iterator[Token]:
         for t in tokens:
+            if "_" in t.text:
+                continue
             t.text = t.folded
             yield t
 

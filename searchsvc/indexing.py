@@ -1,0 +1,199 @@
+"""Reindex, add and delete: every change to an index goes through here.
+
+A reindex builds a complete generation in a private folder (all cores, Whoosh's multi-process
+writer) and publishes it atomically; ``add``/``delete`` change the current generation under the
+writer lock. While a reindex runs, add/delete are also journaled, and the reindex replays that
+journal into its new generation before publishing, so no update is lost to the switch.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+from whoosh import index as whoosh_index
+from whoosh.writing import SegmentWriter
+
+from searchsvc.analysis import fold_text
+from searchsvc.articles import Article, Rejected, article_from_mapping, article_to_mapping
+from searchsvc.codec import FastW3Codec
+from searchsvc.errors import InputError
+from searchsvc.generations import IndexHome
+from searchsvc.schema import TEXT_FIELDS, build_schema
+
+WRITER_LOCK_TIMEOUT = 60.0
+_MARKER = "reindex.active"
+
+
+@dataclass
+class IngestReport:
+    indexed: int = 0
+    deleted: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+    generation: int = 0
+    seconds: float = 0.0
+
+
+def doc_fields(a: Article) -> dict[str, Any]:
+    """The Whoosh document for an article. Keys are folded so tags match regardless of case/accents."""
+    doc: dict[str, Any] = {
+        "id": a.id,
+        "category": a.category,
+        "category_key": fold_text(a.category),
+        "tags": list(a.tags),
+        "tag_key": ",".join(fold_text(t) for t in a.tags if fold_text(t)),
+        "author": a.author,
+        "author_key": fold_text(a.author),
+        "url": a.url,
+        "source": a.source,
+    }
+    if a.published is not None:
+        doc["published"] = a.published.isoformat()
+        doc["published_ts"] = int(a.published.timestamp())
+    for name in TEXT_FIELDS:
+        value = getattr(a, name)
+        doc[name] = value
+        doc[name + "_fold"] = value
+    return doc
+
+
+def _articles(items: Iterable[Article | Rejected], report: IngestReport, progress: bool, what: str) -> Iterator[Article]:
+    bar = tqdm(items, desc=what, unit=" articles", disable=not progress, mininterval=1.0)
+    for item in bar:
+        if isinstance(item, Rejected):
+            report.rejected.append(item)
+        else:
+            yield item
+
+
+def build_generation(
+    directory: Path, items: Iterable[Article | Rejected], procs: int, report: IngestReport, progress: bool
+) -> int:
+    """Write a complete index of ``items`` into the empty ``directory``; returns the document count."""
+    ix = whoosh_index.create_in(str(directory), build_schema())
+    procs = max(1, procs)
+    # Whoosh's multi-process writer analyses in ``procs`` workers and keeps one segment per worker
+    # (multisegment: no final merge, which would cost as much again in a single process).
+    writer = (
+        ix.writer(procs=procs, multisegment=True, limitmb=256, codec=FastW3Codec())
+        if procs > 1
+        else ix.writer(limitmb=256, codec=FastW3Codec())
+    )
+    count = 0
+    try:
+        for article in _articles(items, report, progress, "indexing"):
+            writer.add_document(**doc_fields(article))
+            count += 1
+        writer.commit()
+    except BaseException:
+        writer.cancel()
+        raise
+    return count
+
+
+def reindex(home: IndexHome, items: Iterable[Article | Rejected], procs: int = 1, progress: bool = False) -> IngestReport:
+    start = time.monotonic()
+    report = IngestReport()
+    with home.lock("reindex", timeout=0.0):
+        home.clean()
+        with home.lock("writer", WRITER_LOCK_TIMEOUT):
+            (home.path / _MARKER).write_text(str(os.getpid()), encoding="utf-8")
+            journal_start = home.journal_size()
+        number, build = home.new_build_dir()
+        count = build_generation(build, items, procs, report, progress)
+        with home.lock("writer", WRITER_LOCK_TIMEOUT):
+            replayed = home.read_journal(journal_start)
+            if replayed:
+                _apply_changes(whoosh_index.open_dir(str(build)), replayed)
+            ix = whoosh_index.open_dir(str(build))
+            with ix.searcher() as s:
+                count = s.doc_count()
+            home.write_meta(build, {"doc_count": count, "created": datetime.now(UTC).isoformat(),
+                                    "rejected": len(report.rejected)})
+            gen = home.publish(number, build)
+            home.journal.unlink(missing_ok=True)
+            (home.path / _MARKER).unlink(missing_ok=True)
+        home.clean()
+    report.indexed = count
+    report.generation = gen.number
+    report.seconds = time.monotonic() - start
+    return report
+
+
+def _apply_changes(ix: Any, entries: list[dict[str, Any]]) -> tuple[int, int]:
+    """Apply journal-shaped entries ({"op": "add", "article": {...}} / {"op": "delete", "id": ...})."""
+    writer: SegmentWriter = ix.writer(codec=FastW3Codec(), timeout=WRITER_LOCK_TIMEOUT)
+    added = deleted = 0
+    try:
+        for entry in entries:
+            if entry["op"] == "add":
+                article = article_from_mapping(entry["article"], max_chars=10**9)
+                writer.update_document(**doc_fields(article))
+                added += 1
+            else:
+                deleted += writer.delete_by_term("id", entry["id"])
+        writer.commit()
+    except BaseException:
+        writer.cancel()
+        raise
+    return added, deleted
+
+
+def _journal_if_reindexing(home: IndexHome, entries: list[dict[str, Any]]) -> None:
+    marker = home.path / _MARKER
+    try:
+        pid = int(marker.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return  # a killed reindex: nobody will replay, and its build is discarded
+    home.append_journal(entries)
+
+
+def _change(home: IndexHome, entries: list[dict[str, Any]]) -> tuple[int, int, int]:
+    with home.lock("writer", WRITER_LOCK_TIMEOUT):
+        gen = home.current()
+        home.meta(gen)  # refuses an index of another schema version
+        _journal_if_reindexing(home, entries)
+        ix = whoosh_index.open_dir(str(gen.path))
+        added, deleted = _apply_changes(ix, entries)
+        with whoosh_index.open_dir(str(gen.path)).searcher() as s:
+            count = s.doc_count()
+        meta = home.meta(gen)
+        home.write_meta(gen.path, {**meta, "doc_count": count})
+    return added, deleted, gen.number
+
+
+def add(home: IndexHome, items: Iterable[Article | Rejected], progress: bool = False) -> IngestReport:
+    """Insert or replace articles (by id) in the current generation."""
+    start = time.monotonic()
+    report = IngestReport()
+    entries = [{"op": "add", "article": article_to_mapping(a)} for a in _articles(items, report, progress, "adding")]
+    if entries:
+        report.indexed, _, report.generation = _change(home, entries)
+    report.seconds = time.monotonic() - start
+    return report
+
+
+def delete(home: IndexHome, ids: Iterable[str]) -> IngestReport:
+    start = time.monotonic()
+    entries = [{"op": "delete", "id": i} for i in ids]
+    if not entries:
+        raise InputError("delete needs at least one article id")
+    report = IngestReport()
+    _, report.deleted, report.generation = _change(home, entries)
+    report.seconds = time.monotonic() - start
+    return report
+
+
+def build_index(articles: Iterable[Article], index_dir: Path, procs: int = 1, quiet: bool = True) -> IngestReport:
+    """A fresh generation of ``articles`` in the index home ``index_dir`` (used by eval and tests)."""
+    return reindex(IndexHome(index_dir), articles, procs=procs, progress=not quiet)

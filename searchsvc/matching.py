@@ -1,0 +1,263 @@
+"""A parsed query → Whoosh queries, diacritic-aware, with accents restored from the index vocabulary.
+
+Each query syllable matches its folded form in every text field (recall: a syllable typed without
+accents is no evidence against any accented form) and, with extra weight, the exact forms the user
+meant: the one typed, or when typed without accents the forms the vocabulary makes likely in context
+(``tre em`` → ``trẻ`` and ``em``, plus the word ``trẻ_em``). Exact matches therefore outrank lookalikes
+(``công`` over ``cộng``) without hiding them. pyvi words in the vocabulary add a bonus for compound
+matches, whichever way pyvi split the query or the document.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from whoosh import query as wq
+
+from searchsvc.analysis import WORD_JOINER, Token, fold_text, syllables
+from searchsvc.analysis.keyboard import decode_keys
+from searchsvc.query import Clause, ParsedQuery
+from searchsvc.schema import TEXT_FIELDS
+from searchsvc.snippets import Marker
+from searchsvc.vocabulary import Vocabulary
+
+FIELD_WEIGHTS = {"title": 2.5, "lead": 1.5, "body": 1.0}
+EXACT_WEIGHT = 1.0  # on top of the folded match: an exact match counts double
+WORD_WEIGHT = 0.8  # bonus for matching the pyvi word a run of syllables forms
+CONTEXT_WEIGHT = 20.0  # how strongly word co-occurrence outweighs a syllable's own frequency
+MAX_CANDIDATES = 2
+# Function words that should not make a document fail the "every word" test (they still score).
+STOPWORDS = frozenset(
+    "là của và có được các những một trong cho với đã đang sẽ bị thì mà này đó nào gì ai đâu bao nhiêu "
+    "khi nơi như về từ tại theo để do vì nên nhưng hay hoặc cũng rất lại ra vào lên thế sao không chưa".split()
+)
+
+
+@dataclass
+class Syllable:
+    typed: str  # as analysed from the query (exact form of what was typed)
+    folded: str
+    accented: bool  # the user typed diacritics on it
+    candidates: list[tuple[str, float]] = field(default_factory=list)  # exact forms and their weights
+
+
+@dataclass
+class Plan:
+    strict: wq.Query | None  # every (non-stop) word
+    loose: wq.Query | None  # any word
+    marker: Marker
+    corrected: str | None  # a spelling suggestion for the whole query text, when one helps
+    excluded: wq.Query | None
+    filters: list[wq.Query]
+
+
+def _syllables(text: str, vocab: Vocabulary) -> tuple[list[Syllable], bool]:
+    """Query syllables, with Telex/VNI leftovers decoded when the raw token is not in the index."""
+    out = []
+    for tok in syllables(text):
+        out.append(_syllable(tok, vocab))
+    return out, False
+
+
+def _syllable(tok: Token, vocab: Vocabulary) -> Syllable:
+    if tok.folded not in vocab.fold_df and tok.text not in vocab.exact_df:
+        for cand in decode_keys(tok.text):
+            if cand in vocab.exact_df:
+                return Syllable(cand, fold_text(cand), True)
+    return Syllable(tok.text, tok.folded, tok.text != tok.folded)
+
+
+def restore(run: list[Syllable], vocab: Vocabulary) -> list[tuple[int, int, list[tuple[str, float]]]]:
+    """Fill each syllable's candidates in place; return pyvi-word bonuses as (start, end, [(word, weight)])."""
+    context: list[dict[str, float]] = [{} for _ in run]
+    words: list[tuple[int, int, list[tuple[str, float]]]] = []
+    for size in (2, 3, 4):
+        for i in range(len(run) - size + 1):
+            span = run[i : i + size]
+            key = WORD_JOINER.join(s.folded for s in span)
+            found = []
+            for word, df in vocab.words.get(key, []):
+                parts = word.split(WORD_JOINER)
+                if all(not s.accented or s.typed == p for s, p in zip(span, parts)):
+                    found.append((word, df))
+                    for j, p in enumerate(parts):
+                        context[i + j][p] = context[i + j].get(p, 0.0) + df
+            if found:
+                total = sum(df for _, df in found)
+                words.append((i, i + size, [(w, df / total) for w, df in found[:2]]))
+    for s, ctx in zip(run, context):
+        if s.accented:
+            s.candidates = [(s.typed, 1.0)]
+            continue
+        scores: dict[str, float] = {}
+        for form, df in vocab.syllables.get(s.folded, [])[:8]:
+            scores[form] = df + CONTEXT_WEIGHT * ctx.get(form, 0.0)
+        total = sum(scores.values())
+        ranked = sorted(scores.items(), key=lambda kv: -kv[1])[:MAX_CANDIDATES]
+        s.candidates = [(form, sc / total) for form, sc in ranked if total and sc / total >= 0.05]
+    return words
+
+
+def _fields(title_only: bool) -> tuple[str, ...]:
+    return ("title",) if title_only else TEXT_FIELDS
+
+
+def syllable_query(s: Syllable, title_only: bool) -> wq.Query:
+    alts: list[wq.Query] = []
+    for f in _fields(title_only):
+        w = FIELD_WEIGHTS[f]
+        alts.append(wq.Term(f + "_fold", s.folded, boost=w))
+        for form, p in s.candidates:
+            alts.append(wq.Term(f, form, boost=w * EXACT_WEIGHT * p))
+    return wq.Or(alts)
+
+
+def phrase_query(run: list[Syllable], title_only: bool) -> wq.Query:
+    if len(run) == 1:
+        return syllable_query(run[0], title_only)
+    alts: list[wq.Query] = []
+    exact = all(s.accented for s in run)
+    for f in _fields(title_only):
+        w = FIELD_WEIGHTS[f]
+        alts.append(wq.Phrase(f + "_fold", [s.folded for s in run], boost=w))
+        if exact:
+            alts.append(wq.Phrase(f, [s.typed for s in run], boost=w * EXACT_WEIGHT))
+    return wq.Or(alts)
+
+
+def word_bonus(words: list[tuple[int, int, list[tuple[str, float]]]], title_only: bool) -> list[wq.Query]:
+    out: list[wq.Query] = []
+    for _, _, forms in words:
+        for word, share in forms:
+            for f in _fields(title_only):
+                out.append(wq.Term(f, word, boost=FIELD_WEIGHTS[f] * WORD_WEIGHT * share))
+    return out
+
+
+def _clause_query(clause: Clause, vocab: Vocabulary, bonus: list[wq.Query],
+                  marker_exact: set[str], marker_fold: set[str]) -> tuple[wq.Query | None, bool]:
+    """The query for one clause, and whether it is only a stopword (optional in the strict query)."""
+    run, _ = _syllables(clause.text, vocab)
+    if not run:
+        return None, False
+    words = restore(run, vocab)
+    for s in run:
+        (marker_exact if s.accented else marker_fold).add(s.typed if s.accented else s.folded)
+    if clause.phrase:
+        return phrase_query(run, clause.title_only), False
+    bonus.extend(word_bonus(words, clause.title_only))
+    parts = [syllable_query(s, clause.title_only) for s in run]
+    stop = len(run) == 1 and run[0].typed in STOPWORDS
+    return (parts[0] if len(parts) == 1 else wq.And(parts)), stop
+
+
+def plan(parsed: ParsedQuery, vocab: Vocabulary) -> Plan:
+    # Consecutive single plain words are restored together, so context spans the whole query.
+    groups: list[list[Clause]] = []
+    for group in parsed.groups:
+        if (len(group) == 1 and not group[0].phrase and groups and len(groups[-1]) == 1
+                and not groups[-1][0].phrase and groups[-1][0].title_only == group[0].title_only):
+            merged = Clause(groups[-1][0].text + " " + group[0].text, title_only=group[0].title_only)
+            groups[-1] = [merged]
+        else:
+            groups.append(list(group))
+    required: list[wq.Query] = []
+    optional: list[wq.Query] = []
+    anyof: list[wq.Query] = []
+    marker_exact: set[str] = set()
+    marker_fold: set[str] = set()
+    for group in groups:
+        alts = []
+        for clause in group:
+            if len(group) == 1 and not clause.phrase:
+                # A run of plain words: each syllable is its own requirement.
+                run, _ = _syllables(clause.text, vocab)
+                words = restore(run, vocab)
+                optional.extend(word_bonus(words, clause.title_only))
+                for s in run:
+                    (marker_exact if s.accented else marker_fold).add(s.typed if s.accented else s.folded)
+                    q = syllable_query(s, clause.title_only)
+                    anyof.append(q)
+                    (optional if s.typed in STOPWORDS else required).append(q)
+                continue
+            q, _ = _clause_query(clause, vocab, optional, marker_exact, marker_fold)
+            if q is not None:
+                alts.append(q)
+        if alts:
+            q = alts[0] if len(alts) == 1 else wq.Or(alts)
+            required.append(q)
+            anyof.append(q)
+    if not required and optional:
+        required, optional = [q for q in anyof], [q for q in optional if q not in anyof]
+    strict = None
+    if required:
+        strict = required[0] if len(required) == 1 else wq.And(required)
+        if optional:
+            strict = wq.AndMaybe(strict, wq.Or(optional))
+    loose = None
+    if anyof:
+        loose = wq.Or(anyof + [q for q in optional if q not in anyof])
+    excluded = _excluded(parsed.excluded, vocab)
+    filters = [wq.Term("tag_key", fold_text(t)) for t in parsed.filters["tag"]]
+    filters += [wq.Term("category_key", fold_text(c)) for c in parsed.filters["category"]]
+    filters += [wq.Term("author_key", fold_text(a)) for a in parsed.filters["author"]]
+    return Plan(strict, loose, Marker(frozenset(marker_exact), frozenset(marker_fold)),
+                correct(parsed, vocab), excluded, filters)
+
+
+def _excluded(clauses: list[Clause], vocab: Vocabulary) -> wq.Query | None:
+    out: list[wq.Query] = []
+    for clause in clauses:
+        run, _ = _syllables(clause.text, vocab)
+        if not run:
+            continue
+        for s in run:
+            s.candidates = [(s.typed, 1.0)] if s.accented else []
+        if len(run) == 1:
+            s = run[0]
+            fields = _fields(clause.title_only)
+            out.extend(wq.Term(f, s.typed) if s.accented else wq.Term(f + "_fold", s.folded) for f in fields)
+        else:
+            out.append(phrase_query(run, clause.title_only))
+    return wq.Or(out) if out else None
+
+
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def _edits1(word: str) -> set[str]:
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    deletes = [a + b[1:] for a, b in splits if b]
+    transposes = [a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1]
+    replaces = [a + c + b[1:] for a, b in splits if b for c in _ALPHABET]
+    inserts = [a + c + b for a, b in splits for c in _ALPHABET]
+    return set(deletes + transposes + replaces + inserts)
+
+
+def correct_syllable(folded: str, vocab: Vocabulary) -> str | None:
+    """The most frequent indexed syllable one edit away from an unknown one."""
+    if folded in vocab.fold_df or len(folded) < 3 or len(folded) > 20:
+        return None
+    best = max(((vocab.fold_df[c], c) for c in _edits1(folded) if c in vocab.fold_df), default=None)
+    return best[1] if best else None
+
+
+def correct(parsed: ParsedQuery, vocab: Vocabulary) -> str | None:
+    """The query text with unknown syllables replaced by their likeliest spelling (None when all are known)."""
+    changed = False
+    parts: list[str] = []
+    for group in parsed.groups:
+        for clause in group:
+            words = []
+            for tok in syllables(clause.text):
+                s = _syllable(tok, vocab)
+                fix = None if s.accented and s.typed in vocab.exact_df else correct_syllable(s.folded, vocab)
+                if fix is not None:
+                    forms = vocab.syllables.get(fix)
+                    words.append(forms[0][0] if forms else fix)
+                    changed = True
+                else:
+                    words.append(s.typed)
+            text = " ".join(words)
+            parts.append(f'"{text}"' if clause.phrase else text)
+    return " ".join(parts) if changed else None

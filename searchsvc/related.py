@@ -1,0 +1,102 @@
+"""Related articles for editors: content similarity on key terms, shared tags and category, a mild
+preference for recent stories; never the article itself; near-duplicates (syndicated copies) collapsed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from whoosh import query as wq
+
+from searchsvc.analysis import analyse, fold_text
+from searchsvc.matching import STOPWORDS
+
+if TYPE_CHECKING:
+    from searchsvc.search import Engine, RelatedHit
+
+KEY_TERMS = 25
+TITLE_WEIGHT = 2.0
+WORD_WEIGHT = 1.5  # pyvi words say more about the topic than single syllables
+TAG_BOOST = 3.0
+CATEGORY_BOOST = 1.0
+DUPLICATE_SIMILARITY = 0.8
+
+
+def key_terms(engine: Engine, title: str, text: str) -> list[tuple[str, float]]:
+    """The document's most distinctive exact terms by tf-idf; title terms and words weigh more."""
+    reader = engine.searcher.reader()
+    n = max(1, reader.doc_count())
+    weights: Counter[str] = Counter()
+    for source, factor in ((title, TITLE_WEIGHT), (text, 1.0)):
+        for tok in analyse(source):
+            if tok.text in STOPWORDS or len(tok.text) < 2 or tok.text.isdigit():
+                continue
+            weights[tok.text] += factor * (WORD_WEIGHT if tok.is_word else 1.0)
+    scored = []
+    for term, tf in weights.items():
+        df = reader.doc_frequency("body", term) + reader.doc_frequency("title", term)
+        if df == 0:
+            continue
+        scored.append((term, (1 + math.log(tf)) * math.log(1 + n / df)))
+    scored.sort(key=lambda x: -x[1])
+    return scored[:KEY_TERMS]
+
+
+def related(engine: Engine, stored: dict[str, Any], limit: int, exclude: int | None) -> list[RelatedHit]:
+    from searchsvc.search import RelatedHit
+
+    title = stored.get("title") or ""
+    text = "\n".join(stored.get(k) or "" for k in ("lead", "body"))
+    terms = key_terms(engine, title, text)
+    tags = [t for t in stored.get("tags") or [] if fold_text(t)]
+    category = fold_text(stored.get("category") or "")
+    top = max((w for _, w in terms), default=1.0)
+    should: list[wq.Query] = []
+    for term, w in terms:
+        for field, fw in (("title", 1.5), ("lead", 1.2), ("body", 1.0)):
+            should.append(wq.Term(field, term, boost=fw * w / top))
+    should += [wq.Term("tag_key", fold_text(t), boost=TAG_BOOST) for t in tags]
+    if category:
+        should.append(wq.Term("category_key", category, boost=CATEGORY_BOOST))
+    if not should:
+        return []
+    searcher = engine.searcher
+    results = searcher.search(wq.Or(should), limit=limit * 4 + 1, terms=True)
+    now = time.time()
+    col = searcher.reader().column_reader("published_ts")
+    own_key = fold_text(title)
+    own_terms = {t for t, _ in terms}
+    scored: list[tuple[float, int, Any]] = []
+    for hit in results:
+        if hit.docnum == exclude:
+            continue
+        ts = col[hit.docnum]
+        recency = 1 + 0.1 * 0.5 ** (max(0.0, now - ts) / (180 * 86400)) if ts else 1.0
+        scored.append((hit.score * recency, hit.docnum, hit))
+    scored.sort(key=lambda x: -x[0])
+    out: list[RelatedHit] = []
+    seen_titles = {own_key} if own_key else set()
+    kept_terms: list[set[str]] = []
+    for score, docnum, hit in scored:
+        fields = hit.fields()
+        key = fold_text(fields.get("title") or "")
+        matched = {t.decode("utf-8") if isinstance(t, bytes) else t for f, t in hit.matched_terms()
+                   if f in ("title", "lead", "body")}
+        if key in seen_titles:
+            continue  # the same story syndicated under the same headline
+        if own_terms and len(matched & own_terms) / len(own_terms) >= DUPLICATE_SIMILARITY and exclude is not None:
+            continue  # a near-copy of the article itself
+        if any(kept and len(matched & kept) / max(1, len(matched | kept)) >= DUPLICATE_SIMILARITY
+               for kept in kept_terms):
+            continue  # a near-copy of a story already listed
+        seen_titles.add(key)
+        kept_terms.append(matched)
+        shared_tags = [t for t in fields.get("tags") or [] if fold_text(t) in {fold_text(x) for x in tags}]
+        shared_terms = [t.replace("_", " ") for t, _ in terms if t in matched][:8]
+        out.append(RelatedHit(engine.hit(docnum, score), shared_tags, shared_terms))
+        if len(out) >= limit:
+            break
+    return out

@@ -1,0 +1,412 @@
+"""Search: one code path for the API, the CLI and ``searchsvc eval``.
+
+An ``Engine`` holds the serving generation's searcher and the caches derived from it (vocabulary,
+facet maps, suggestions) and reopens them when a reindex publishes a new generation or an add/delete
+commits. Calls are serialised by a lock: Whoosh readers are not documented as thread-safe.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time as dtime, timedelta
+from pathlib import Path
+from typing import Any
+
+from whoosh import index as whoosh_index
+from whoosh import query as wq
+from whoosh import sorting
+from whoosh.collectors import TimeLimit, TimeLimitCollector
+from whoosh.index import EmptyIndexError
+
+from searchsvc import related as related_mod
+from searchsvc.analysis import fold_text
+from searchsvc.articles import VIETNAM_TZ
+from searchsvc.config import DEFAULTS
+from searchsvc.errors import IndexUnavailable, InputError, NotFound
+from searchsvc.generations import Generation, IndexHome
+from searchsvc.matching import Plan, plan
+from searchsvc.query import parse
+from searchsvc.snippets import Marker, best_fragment, highlight_all
+from searchsvc.vocabulary import Vocabulary, load_or_build
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    q: str = ""
+    tags: tuple[str, ...] = ()
+    category: str | None = None
+    author: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    sort: str = "relevance"  # or "newest"
+    page: int = 1
+    per_page: int = 10
+    highlight: bool = True
+    facets: bool = True
+    recency: bool = True
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    title: str
+    url: str
+    published: str | None
+    category: str
+    tags: list[str]
+    author: str
+    source: str
+    score: float
+    title_html: str
+    snippet_html: str
+
+
+@dataclass(frozen=True)
+class FacetValue:
+    value: str
+    count: int
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    total: int
+    hits: list[Hit]
+    facets: dict[str, list[FacetValue]]
+    took_ms: float
+    did_you_mean: str | None
+    all_words_matched: bool
+    partial: bool
+    page: int
+    per_page: int
+
+
+@dataclass(frozen=True)
+class RelatedHit:
+    hit: Hit
+    shared_tags: list[str]
+    shared_terms: list[str]
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    text: str
+    kind: str  # "title" | "tag"
+
+
+@dataclass
+class _Derived:
+    """Per-reader caches, rebuilt lazily after the reader changes."""
+
+    tag_docs: dict[int, list[str]] | None = None  # docnum → folded tag keys
+    tag_display: dict[str, str] = field(default_factory=dict)  # folded key → as written
+    tag_counts: Counter[str] = field(default_factory=Counter)
+    category_display: dict[str, str] = field(default_factory=dict)
+    titles: list[tuple[str, str, int]] | None = None  # (folded title, title, published_ts)
+
+
+class Engine:
+    def __init__(self, home: IndexHome, settings: Mapping[str, Any]) -> None:
+        self.home = home
+        self.settings = {**DEFAULTS, **settings}
+        self._lock = threading.RLock()
+        self._gen: Generation | None = None
+        self._searcher: Any = None
+        self._vocab: Vocabulary | None = None
+        self._derived = _Derived()
+        self._checked = 0.0
+        self._open()
+
+    @classmethod
+    def open(cls, index_dir: Path | str, settings: Mapping[str, Any] | None = None) -> Engine:
+        return cls(IndexHome(index_dir), settings or {})
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        gen = self.home.current()
+        self.home.meta(gen)
+        try:
+            ix = whoosh_index.open_dir(str(gen.path))
+            searcher = ix.searcher()
+        except (EmptyIndexError, OSError, ValueError, EOFError) as exc:
+            raise IndexUnavailable(f"index generation {gen.path} cannot be opened: {exc}") from None
+        old = self._searcher
+        self._gen, self._searcher = gen, searcher
+        self._vocab = load_or_build(gen.path, searcher.reader())
+        self._derived = _Derived()
+        self._checked = time.monotonic()
+        if old is not None:
+            old.close()
+
+    def refresh(self) -> None:
+        """Pick up a new generation or committed changes; at most once per RELOAD_INTERVAL."""
+        with self._lock:
+            now = time.monotonic()
+            if now - self._checked < float(self.settings["RELOAD_INTERVAL"]):
+                return
+            self._checked = now
+            gen = self.home.current()
+            if self._gen is None or gen.path != self._gen.path:
+                self._open()
+            elif not self._searcher.up_to_date():
+                self._searcher = self._searcher.refresh()
+                self._derived = _Derived()
+
+    @property
+    def searcher(self) -> Any:
+        return self._searcher
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        assert self._vocab is not None
+        return self._vocab
+
+    def health(self) -> dict[str, Any]:
+        with self._lock:
+            assert self._gen is not None
+            return {"generation": self._gen.number, "doc_count": self._searcher.doc_count()}
+
+    def state_tag(self) -> str:
+        """Changes whenever what a query could return changes (for ETags)."""
+        with self._lock:
+            assert self._gen is not None
+            return f"{self._gen.number}-{self._searcher.reader().generation() if hasattr(self._searcher.reader(), 'generation') else 0}-{self._searcher.doc_count_all()}"
+
+    # -- search ----------------------------------------------------------------------------------
+
+    def _validate(self, req: SearchRequest) -> None:
+        s = self.settings
+        if len(req.q) > int(s["MAX_QUERY_CHARS"]):
+            raise InputError(f"query is {len(req.q)} characters long; the limit is {s['MAX_QUERY_CHARS']}")
+        if not 1 <= req.per_page <= int(s["MAX_PER_PAGE"]):
+            raise InputError(f"per_page must be between 1 and {s['MAX_PER_PAGE']}")
+        if req.page < 1:
+            raise InputError("page must be 1 or more")
+        if req.page * req.per_page > int(s["MAX_RESULT_WINDOW"]):
+            raise InputError(f"results beyond the first {s['MAX_RESULT_WINDOW']} cannot be paged to; refine the query")
+        if req.sort not in ("relevance", "newest"):
+            raise InputError("sort must be 'relevance' or 'newest'")
+
+    def search(self, req: SearchRequest) -> SearchResult:
+        self._validate(req)
+        started = time.perf_counter()
+        parsed = parse(req.q)
+        terms = parsed.terms + len(req.tags) + (req.category is not None) + (req.author is not None)
+        if terms > int(self.settings["MAX_QUERY_TERMS"]):
+            raise InputError(f"the query has {terms} terms; the limit is {self.settings['MAX_QUERY_TERMS']}")
+        with self._lock:
+            p = plan(parsed, self.vocabulary)
+            filt = self._filter(p, req)
+            result = self._run(p, filt, req)
+            if result.total == 0 and p.corrected and p.corrected != req.q:
+                # Fuzzy fallback: nothing matched what was typed; show what the vocabulary suggests.
+                p2 = plan(parse(p.corrected), self.vocabulary)
+                retry = self._run(p2, filt, req)
+                if retry.total:
+                    result = retry
+            did_you_mean = p.corrected if p.corrected and result.total < 5 * req.per_page else None
+            took = (time.perf_counter() - started) * 1000
+            return SearchResult(result.total, result.hits, result.facets, round(took, 2), did_you_mean,
+                                result.all_words_matched, result.partial, req.page, req.per_page)
+
+    def _filter(self, p: Plan, req: SearchRequest) -> wq.Query | None:
+        parts = list(p.filters)
+        parts += [wq.Term("tag_key", fold_text(t)) for t in req.tags if fold_text(t)]
+        if req.category:
+            parts.append(wq.Term("category_key", fold_text(req.category)))
+        if req.author:
+            parts.append(wq.Term("author_key", fold_text(req.author)))
+        if req.date_from or req.date_to:
+            lo = _day_start(req.date_from) if req.date_from else None
+            hi = _day_start(req.date_to + timedelta(days=1)) - 1 if req.date_to else None
+            parts.append(wq.NumericRange("published_ts", lo, hi))
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else wq.And(parts)
+
+    def _run(self, p: Plan, filt: wq.Query | None, req: SearchRequest) -> SearchResult:
+        window = req.page * req.per_page
+        all_words = True
+        if p.strict is None:
+            ranked, partial = self._collect(wq.Every(), filt, p.excluded, "newest", False)
+        else:
+            ranked, partial = self._collect(p.strict, filt, p.excluded, req.sort, req.recency)
+            if len(ranked) < window and p.loose is not None:
+                # Fewer than a page match every word: articles matching most of the words follow.
+                seen = {d for d, _ in ranked}
+                more, partial2 = self._collect(p.loose, filt, p.excluded, req.sort, req.recency)
+                extra = [(d, sc) for d, sc in more if d not in seen]
+                all_words = not extra
+                ranked += extra
+                partial = partial or partial2
+        page = ranked[(req.page - 1) * req.per_page : window]
+        hits = [self._hit(d, sc, p.marker, req.highlight) for d, sc in page]
+        facets = self._facets({d for d, _ in ranked}) if req.facets else {}
+        return SearchResult(len(ranked), hits, facets, 0.0, None, all_words, partial, req.page, req.per_page)
+
+    def _collect(self, q: wq.Query, filt: wq.Query | None, excluded: wq.Query | None, sort: str,
+                 recency: bool) -> tuple[list[tuple[int, float]], bool]:
+        """Every matching document in order, in one pass (the total and the facets need them all anyway)."""
+        s = self._searcher
+        if excluded is not None:
+            q = wq.AndNot(q, excluded)
+        sortedby = sorting.FieldFacet("published_ts", reverse=True) if sort == "newest" else None
+        if filt is not None:
+            # Filters join the query as an unscored conjunct: Whoosh's FilterCollector is bypassed
+            # when wrapped by TimeLimitCollector, and an intersection skips through postings anyway.
+            q = wq.And([q, wq.ConstantScoreQuery(filt, 0.0)])
+        collector = s.collector(limit=None, sortedby=sortedby)
+        tlc = TimeLimitCollector(collector, timelimit=float(self.settings["QUERY_TIME_LIMIT"]))
+        partial = False
+        try:
+            s.search_with_collector(q, tlc)
+        except TimeLimit:
+            partial = True  # what was collected before the limit is returned, flagged
+        results = tlc.results()
+        if sortedby is not None:
+            return [(hit.docnum, 0.0) for hit in results], partial
+        ranked = [(d, float(sc)) for sc, d in results.top_n]
+        ranked.sort(key=lambda x: -x[1])
+        if recency and float(self.settings["RECENCY_WEIGHT"]) > 0:
+            head = self._recency(ranked[:100])
+            ranked = head + ranked[100:]
+        return ranked, partial
+
+    def _recency(self, ranked: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        """A mild lift for recent articles: score × (1 + weight × 0.5^(age / half-life))."""
+        col = self._searcher.reader().column_reader("published_ts")
+        now = time.time()
+        weight = float(self.settings["RECENCY_WEIGHT"])
+        half = float(self.settings["RECENCY_HALF_LIFE_DAYS"]) * 86400
+        out = []
+        for d, sc in ranked:
+            ts = col[d]
+            lift = weight * 0.5 ** (max(0.0, now - ts) / half) if ts else 0.0
+            out.append((d, sc * (1 + lift)))
+        return sorted(out, key=lambda x: -x[1])
+
+    # -- hits, facets ----------------------------------------------------------------------------
+
+    def _hit(self, docnum: int, score: float, marker: Marker, highlight: bool) -> Hit:
+        f = self._searcher.stored_fields(docnum)
+        title = f.get("title", "")
+        if highlight:
+            title_html = highlight_all(title, marker)
+            snippet = best_fragment([f.get("lead", ""), f.get("body", "")], marker)
+        else:
+            title_html = snippet = ""
+        return Hit(f["id"], title, f.get("url") or "", f.get("published"), f.get("category") or "",
+                   list(f.get("tags") or []), f.get("author") or "", f.get("source") or "", round(score, 4),
+                   title_html, snippet)
+
+    def _tag_maps(self) -> _Derived:
+        d = self._derived
+        if d.tag_docs is None:
+            reader = self._searcher.reader()
+            tag_docs: dict[int, list[str]] = {}
+            for key in reader.field_terms("tag_key"):
+                ids = [i for i in reader.postings("tag_key", key).all_ids() if not reader.is_deleted(i)]
+                if not ids:
+                    continue
+                for i in ids:
+                    tag_docs.setdefault(i, []).append(key)
+                d.tag_counts[key] = len(ids)
+                stored = reader.stored_fields(ids[0])
+                d.tag_display[key] = next((t for t in stored.get("tags") or [] if fold_text(t) == key), key)
+            for key in reader.field_terms("category_key"):
+                ids = [i for i in reader.postings("category_key", key).all_ids() if not reader.is_deleted(i)]
+                if ids and key:
+                    d.category_display[key] = reader.stored_fields(ids[0]).get("category") or key
+            d.tag_docs = tag_docs
+        return d
+
+    def _facets(self, docs: set[int]) -> dict[str, list[FacetValue]]:
+        d = self._tag_maps()
+        assert d.tag_docs is not None
+        tags: Counter[str] = Counter()
+        for doc in docs:
+            for key in d.tag_docs.get(doc, ()):
+                tags[key] += 1
+        col = self._searcher.reader().column_reader("category_key")
+        cats: Counter[str] = Counter(col[doc] for doc in docs)
+        cats.pop("", None)
+        return {
+            "category": [FacetValue(d.category_display.get(k, k), n) for k, n in cats.most_common(20)],
+            "tags": [FacetValue(d.tag_display.get(k, k), n) for k, n in tags.most_common(30)],
+        }
+
+    # -- articles, tags, suggestions, related ------------------------------------------------------
+
+    def _docnum(self, article_id: str) -> int:
+        docnum = self._searcher.document_number(id=article_id)
+        if docnum is None:
+            raise NotFound(f"no article with id {article_id!r}")
+        return int(docnum)
+
+    def article(self, article_id: str) -> dict[str, Any]:
+        with self._lock:
+            stored = dict(self._searcher.stored_fields(self._docnum(article_id)))
+        keys = ("id", "title", "lead", "body", "url", "published", "category", "tags", "author", "source")
+        return {k: stored.get(k) if k != "tags" else list(stored.get("tags") or []) for k in keys}
+
+    def tags(self, prefix: str = "", limit: int = 20) -> list[FacetValue]:
+        key = fold_text(prefix)
+        with self._lock:
+            d = self._tag_maps()
+            found = [(k, n) for k, n in d.tag_counts.items() if k.startswith(key) or f" {key}" in k]
+            found.sort(key=lambda kn: (not kn[0].startswith(key), -kn[1], kn[0]))
+            return [FacetValue(d.tag_display.get(k, k), n) for k, n in found[:limit]]
+
+    def tag_articles(self, tag: str, limit: int = 20) -> list[Hit]:
+        req = SearchRequest(tags=(tag,), sort="newest", per_page=min(limit, int(self.settings["MAX_PER_PAGE"])),
+                            facets=False)
+        return self.search(req).hits
+
+    def suggest(self, prefix: str, limit: int = 8) -> list[Suggestion]:
+        key = fold_text(prefix)
+        if not key:
+            return []
+        out = [Suggestion(t.value, "tag") for t in self.tags(prefix, limit=3)]
+        with self._lock:
+            titles = self._titles()
+        starts = [t for t in titles if t[0].startswith(key)]
+        inner = [t for t in titles if f" {key}" in t[0] and not t[0].startswith(key)]
+        for _, title, _ in (starts + inner)[: max(0, limit - len(out))]:
+            out.append(Suggestion(title, "title"))
+        return out
+
+    def _titles(self) -> list[tuple[str, str, int]]:
+        d = self._derived
+        if d.titles is None:
+            reader = self._searcher.reader()
+            col = reader.column_reader("published_ts")
+            items = []
+            for docnum, fields in reader.iter_docs():
+                title = fields.get("title") or ""
+                items.append((fold_text(title), title, col[docnum] or 0))
+            items.sort(key=lambda t: -t[2])  # newest first among equal matches
+            d.titles = items
+        return d.titles
+
+    def related(self, article_id: str, limit: int = 10) -> list[RelatedHit]:
+        with self._lock:
+            docnum = self._docnum(article_id)
+            stored = self._searcher.stored_fields(docnum)
+            return related_mod.related(self, stored, limit, exclude=docnum)
+
+    def related_to_text(self, title: str, body: str, limit: int = 10) -> list[RelatedHit]:
+        if not (title or body).strip():
+            raise InputError("give a title or a body to find related articles")
+        with self._lock:
+            return related_mod.related(self, {"title": title, "body": body}, limit, exclude=None)
+
+    def hit(self, docnum: int, score: float, marker: Marker | None = None) -> Hit:
+        return self._hit(docnum, score, marker or Marker(frozenset(), frozenset()), highlight=marker is not None)
+
+
+def _day_start(d: date) -> int:
+    return int(datetime.combine(d, dtime(0, 0), tzinfo=VIETNAM_TZ).astimezone(UTC).timestamp())

@@ -1,0 +1,84 @@
+"""The index's own vocabulary as a model of what users mean when they type without accents.
+
+Built once per generation from the exact-form lexicons (title, lead, body): for every folded syllable
+the accented forms that occur and their document frequencies, and the same for pyvi words, whose
+frequencies are our co-occurrence statistics (``tre_em`` → ``trẻ_em`` 900, ``tre_em`` → ``tré_em`` 0).
+Nothing is downloaded: the corpus is the model.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from searchsvc.analysis import WORD_JOINER, fold
+from searchsvc.schema import TEXT_FIELDS
+
+FILE = "vocabulary.pickle"
+_MIN_WORD_DF = 2  # a pyvi word seen in one document only is more likely noise than a compound
+
+
+@dataclass
+class Vocabulary:
+    # folded form → [(exact form, document frequency)], most frequent first
+    syllables: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    words: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    exact_df: dict[str, int] = field(default_factory=dict)
+    fold_df: dict[str, int] = field(default_factory=dict)
+
+    def candidates(self, folded: str) -> list[tuple[str, int]]:
+        table = self.words if WORD_JOINER in folded else self.syllables
+        return table.get(folded, [])
+
+
+def build(reader: Any) -> Vocabulary:
+    exact_df: dict[str, int] = defaultdict(int)
+    for name in TEXT_FIELDS:
+        # The largest field's df dominates; max() keeps "documents containing it" roughly right.
+        for term, info in reader.iter_field(name):
+            text = term.decode("utf-8") if isinstance(term, bytes) else term
+            exact_df[text] = max(exact_df[text], info.doc_frequency())
+    fold_df: dict[str, int] = defaultdict(int)
+    for name in TEXT_FIELDS:
+        for term, info in reader.iter_field(name + "_fold"):
+            text = term.decode("utf-8") if isinstance(term, bytes) else term
+            fold_df[text] = max(fold_df[text], info.doc_frequency())
+    syllables: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    words: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for text, df in exact_df.items():
+        if WORD_JOINER in text:
+            if df >= _MIN_WORD_DF:
+                words[WORD_JOINER.join(fold(p) for p in text.split(WORD_JOINER))].append((text, df))
+        else:
+            syllables[fold(text)].append((text, df))
+    for table in (syllables, words):
+        for forms in table.values():
+            forms.sort(key=lambda f: -f[1])
+    return Vocabulary(dict(syllables), dict(words), dict(exact_df), dict(fold_df))
+
+
+def load_or_build(directory: Path, reader: Any) -> Vocabulary:
+    path = directory / FILE
+    try:
+        with open(path, "rb") as fh:
+            vocab: Vocabulary = pickle.load(fh)
+            return vocab
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+        pass
+    vocab = build(reader)
+    save(directory, vocab)
+    return vocab
+
+
+def save(directory: Path, vocab: Vocabulary) -> None:
+    tmp = directory / f"{FILE}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "wb") as fh:
+            pickle.dump(vocab, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, directory / FILE)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a read-only home still serves; the table is rebuilt in memory
