@@ -1,0 +1,66 @@
+"""searchsvc.analysis.segment: exactly pyvi's segmentation, with spans that slice to the words."""
+
+from __future__ import annotations
+
+import unicodedata
+from itertools import islice
+from pathlib import Path
+
+import pytest
+from pyvi import ViTokenizer
+
+from searchsvc.analysis.segment import pyvi_words, word_spans
+from searchsvc.evaluation import load_corpus
+
+NEWS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "news"
+PER_CORPUS = 75
+FIELD_CHARS = 1500  # pyvi's CRF is the cost; a prefix of each body is as good a sample
+
+
+def _texts() -> list[str]:
+    out: list[str] = []
+    for path in sorted(NEWS.glob("*.jsonl.gz")):
+        for doc in islice(load_corpus(path), PER_CORPUS):
+            for field in ("title", "lead", "body"):
+                text = doc.get(field)
+                # A "_" in the text would be indistinguishable from pyvi's joiner in its output.
+                if isinstance(text, str) and text.strip() and "_" not in text:
+                    out.append(unicodedata.normalize("NFC", text[:FIELD_CHARS]))
+    return out
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    found = _texts()
+    assert len(found) > 300
+    return found
+
+
+def test_pyvi_words_equal_pyvi_on_real_documents(texts: list[str]) -> None:
+    mismatched = [t[:80] for t in texts if pyvi_words(t) != ViTokenizer.tokenize(t).split(" ")]
+    assert mismatched == []
+
+
+def test_word_spans_slice_to_the_multi_syllable_words(texts: list[str]) -> None:
+    for text in texts:
+        glued = [w for w in pyvi_words(text) if "_" in w]
+        spans = word_spans(text)
+        assert len(spans) == len(glued)
+        for (start, end, n), word in zip(spans, glued, strict=True):
+            piece = text[start:end]
+            assert "".join(piece.split()) == word.replace("_", ""), (piece, word)
+            assert n == word.count("_") + 1
+            assert piece == piece.strip()
+
+
+def test_spans_on_a_known_sentence() -> None:
+    text = "Hôm nay trẻ em Hà Nội đi học."
+    assert [text[s:e] for s, e, _ in word_spans(text)] == ["Hôm nay", "trẻ em", "Hà Nội"]
+    assert pyvi_words(text) == ["Hôm_nay", "trẻ_em", "Hà_Nội", "đi", "học", "."]
+
+
+def test_short_inputs() -> None:
+    assert word_spans("") == []
+    assert word_spans("một") == []
+    assert pyvi_words("") == []
+    assert pyvi_words("một") == ["một"]
