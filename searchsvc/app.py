@@ -1,0 +1,167 @@
+"""The Flask application: ``create_app`` builds everything; nothing happens at import time.
+
+This module owns the cross-cutting HTTP concerns: configuration, the one error handler (the only
+place, besides the CLI, that turns a domain error into output), CORS, security headers and the
+per-process search engine. Routes live in ``api.py`` (JSON) and ``web/`` (the page).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from searchsvc.config import DEFAULTS
+from searchsvc.errors import IndexUnavailable, SearchsvcError
+
+log = logging.getLogger(__name__)
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+_EXTENSION = "searchsvc.engine"
+
+
+class EngineSlot:
+    """The process's one Engine, opened on first use so a missing index costs a 503, not a crash.
+
+    Gunicorn forks workers after loading the app; opening lazily gives each worker its own readers
+    instead of file handles shared across a fork.
+    """
+
+    def __init__(self, index_dir: Path, settings: Mapping[str, Any]) -> None:
+        self.index_dir = index_dir
+        self.settings = settings
+        self._engine: Any = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        from searchsvc.search import Engine
+
+        with self._lock:
+            if self._engine is None:
+                # IndexUnavailable propagates and the slot stays empty: the next request tries again,
+                # which is how a worker recovers once a good generation is published.
+                self._engine = Engine.open(self.index_dir, self.settings)
+                return self._engine
+            engine = self._engine
+        try:
+            engine.refresh()
+        except IndexUnavailable:
+            with self._lock:
+                if self._engine is engine:
+                    self._engine = None
+            raise
+        return engine
+
+
+def get_engine() -> Any:
+    """The engine for this request, refreshed at most once per request."""
+    if "searchsvc_engine" not in g:
+        slot: EngineSlot = current_app.extensions[_EXTENSION]
+        g.searchsvc_engine = slot.get()
+    return g.searchsvc_engine
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env("SEARCHSVC")
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    # Flask reads MAX_CONTENT_LENGTH itself (413); the settings table uses the same name.
+    app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_CONTENT_LENGTH"])
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Vietnamese as characters, not \u escapes
+
+    settings = {name: app.config[name] for name in DEFAULTS}
+    app.extensions[_EXTENSION] = EngineSlot(Path(app.config["INDEX_DIR"]), settings)
+
+    from searchsvc.api import bp as api_bp
+
+    app.register_blueprint(api_bp)
+    # The web page is optional: a build without searchsvc/web still serves the API.
+    if importlib.util.find_spec("searchsvc.web") is not None:
+        web = importlib.import_module("searchsvc.web")
+        if hasattr(web, "bp"):
+            app.register_blueprint(web.bp)
+
+    app.register_error_handler(Exception, _handle_error)
+    app.before_request(_preflight)
+    app.after_request(_cors)
+    app.after_request(_security_headers)
+    return app
+
+
+def error_response(status: int, code: str, message: str) -> Response:
+    response = jsonify({"error": {"code": code, "message": message}})
+    response.status_code = status
+    return response
+
+
+def _handle_error(exc: Exception) -> Response:
+    """The one translator from exceptions to the JSON error shape."""
+    if isinstance(exc, SearchsvcError):
+        return error_response(exc.status, exc.code, exc.message)
+    if isinstance(exc, HTTPException):
+        status = exc.code or 500
+        code = (exc.name or "error").lower().replace(" ", "_")
+        response = error_response(status, code, exc.description or exc.name)
+        if status == 405 and exc.response is None:
+            allowed = exc.get_headers()
+            for name, value in allowed:
+                if name.lower() == "allow":
+                    response.headers["Allow"] = value
+        return response
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return error_response(500, "internal_error", "internal error; the server log has the details")
+
+
+def _allowed_origin() -> str | None:
+    origin = request.headers.get("Origin")
+    if not origin:
+        return None
+    configured = [o.strip().rstrip("/") for o in str(current_app.config["CORS_ORIGINS"]).split(",") if o.strip()]
+    if "*" in configured or origin.rstrip("/") in configured:
+        return origin
+    return None
+
+
+def _preflight() -> Response | None:
+    # A CORS preflight is answered here, before routing, so every API route gets one without
+    # declaring OPTIONS itself.
+    if request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
+        response = current_app.response_class(status=204)
+        if _allowed_origin() is not None:
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, DELETE, OPTIONS"
+            response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type, If-None-Match"
+            response.headers["Access-Control-Max-Age"] = "600"
+        return response
+    return None
+
+
+def _cors(response: Response) -> Response:
+    origin = _allowed_origin()
+    if origin is not None:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = "ETag"
+    # The answer depends on Origin whenever origins are configured, so caches must key on it.
+    if current_app.config["CORS_ORIGINS"]:
+        response.vary.add("Origin")
+    return response
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+    return response

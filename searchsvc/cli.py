@@ -1,0 +1,231 @@
+"""The ``searchsvc`` command: thin wrappers over indexing, search and evaluation.
+
+Every domain error becomes one line on stderr (``click.ClickException``), never a traceback; this
+and the Flask error handler are the only two places that translate errors. Defaults come from
+the settings table through ``SEARCHSVC_*`` environment variables.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+from gunicorn.app.base import BaseApplication
+
+from searchsvc import indexing
+from searchsvc.articles import Rejected
+from searchsvc.config import DEFAULTS, from_env
+from searchsvc.errors import SearchsvcError
+from searchsvc.generations import IndexHome
+from searchsvc.ingest import FORMATS, read_sources
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SearchsvcError as exc:
+            raise click.ClickException(exc.message) from None
+
+
+class _Opts:
+    def __init__(self, index_dir: Path, quiet: bool) -> None:
+        self.home = IndexHome(index_dir)
+        self.quiet = quiet
+
+    def say(self, message: str) -> None:
+        if not self.quiet:
+            click.echo(message, err=True)
+
+
+def settings() -> dict[str, Any]:
+    return {name: from_env(name) for name in DEFAULTS}
+
+
+@click.group(cls=_Group)
+@click.option("--index-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Index home (default: SEARCHSVC_INDEX_DIR, else ./index).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars or summaries; rejections and errors still print.")
+@click.pass_context
+def main(ctx: click.Context, index_dir: Path | None, quiet: bool) -> None:
+    """Full-text search for Vietnamese news."""
+    ctx.obj = _Opts(index_dir or Path(from_env("INDEX_DIR")), quiet)
+
+
+pass_opts = click.make_pass_decorator(_Opts)
+_sources = click.argument("sources", nargs=-1, required=True)
+_format = click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+                       help="Reader for every SOURCE (default: by extension; folders are scraped pages).")
+_max_rejects = click.option("--max-rejects", type=click.IntRange(min=0), default=0, show_default=True,
+                            help="Rejected records tolerated before exiting with status 1.")
+
+
+def _finish(opts: _Opts, verb: str, report: indexing.IngestReport, max_rejects: int) -> None:
+    """Print rejections and the summary; exit 1 over the reject limit (the good records are already indexed)."""
+    for r in report.rejected:
+        click.echo(_place(r) + ": " + r.reason, err=True)
+    opts.say(f"{verb} {report.indexed:,} articles into generation {report.generation} in {report.seconds:.1f} s; "
+             f"{len(report.rejected):,} rejected")
+    if len(report.rejected) > max_rejects:
+        raise click.ClickException(f"{len(report.rejected):,} records rejected, more than --max-rejects {max_rejects}")
+
+
+def _place(r: Rejected) -> str:
+    return r.source if r.line == 0 else f"{r.source}:{r.line}"
+
+
+def _read(sources: Sequence[str], fmt: str | None) -> Any:
+    return read_sources(list(sources), fmt, max_chars=int(from_env("MAX_ARTICLE_CHARS")))
+
+
+@main.command()
+@_sources
+@_format
+@click.option("--procs", type=click.IntRange(min=1), default=None,
+              help="Indexing processes (default: SEARCHSVC_PROCS).")
+@_max_rejects
+@pass_opts
+def reindex(opts: _Opts, sources: tuple[str, ...], fmt: str | None, procs: int | None, max_rejects: int) -> None:
+    """Build a new index generation from SOURCE... and switch to it.
+
+    SOURCE is a .jsonl or .jsonl.gz file, a folder of scraped pages, or - for JSONL on stdin.
+    """
+    procs = procs or int(from_env("PROCS"))
+    report = indexing.reindex(opts.home, _read(sources, fmt), procs=procs, progress=not opts.quiet)
+    _finish(opts, "indexed", report, max_rejects)
+
+
+@main.command()
+@_sources
+@_format
+@_max_rejects
+@pass_opts
+def add(opts: _Opts, sources: tuple[str, ...], fmt: str | None, max_rejects: int) -> None:
+    """Add or replace (by id) articles from SOURCE... in the current generation."""
+    report = indexing.add(opts.home, _read(sources, fmt), progress=not opts.quiet)
+    if report.generation == 0:
+        report.generation = opts.home.current().number
+    _finish(opts, "added", report, max_rejects)
+
+
+@main.command()
+@click.argument("ids", nargs=-1, required=True)
+@pass_opts
+def delete(opts: _Opts, ids: tuple[str, ...]) -> None:
+    """Delete articles by ID."""
+    report = indexing.delete(opts.home, ids)
+    opts.say(f"deleted {report.deleted:,} of {len(ids):,} ids from generation {report.generation}")
+    if report.deleted < len(set(ids)):
+        click.echo(f"{len(set(ids)) - report.deleted:,} ids were not in the index", err=True)
+
+
+@main.command()
+@pass_opts
+def stats(opts: _Opts) -> None:
+    """Documents, generation, size on disk, schema version and last change of the serving index."""
+    gen = opts.home.current()
+    meta = opts.home.meta(gen)
+    size = sum(p.stat().st_size for p in gen.path.rglob("*") if p.is_file())
+    rows = [
+        ("index", str(opts.home.path)),
+        ("documents", f"{meta.get('doc_count', 0):,}"),
+        ("generation", str(gen.number)),
+        ("size on disk", _human(size)),
+        ("schema version", str(meta.get("schema_version"))),
+        ("built", str(meta.get("created", "?"))),
+        ("last change", str(meta.get("updated", "?"))),
+    ]
+    for name, value in rows:
+        click.echo(f"{name + ':':16}{value}")
+
+
+def _human(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+@main.command()
+@click.argument("query")
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True, help="Hits to show.")
+@pass_opts
+def search(opts: _Opts, query: str, limit: int) -> None:
+    """Search the index and print each hit's title, id, date and score."""
+    from searchsvc.search import Engine, SearchRequest
+
+    engine = Engine.open(opts.home.path, settings())
+    result = engine.search(SearchRequest(q=query, per_page=limit, highlight=False, facets=False))
+    opts.say(f"{result.total:,} results in {result.took_ms:.0f} ms"
+             + (f"; did you mean: {result.did_you_mean}" if result.did_you_mean else ""))
+    for hit in result.hits:
+        day = (hit.published or "")[:10] or "-"
+        click.echo(f"{hit.title}\n    {hit.id}  {day}  {hit.score:.3f}")
+
+
+@main.command()
+@click.option("--host", default=None, help="Bind address (default: SEARCHSVC_HOST, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (default: SEARCHSVC_PORT, 8000).")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="gunicorn worker processes.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Threads per worker.")
+@pass_opts
+def serve(opts: _Opts, host: str | None, port: int | None, workers: int | None, threads: int | None) -> None:
+    """Serve the API and the search page with gunicorn (builds a sample index first if there is none)."""
+    from searchsvc.sample import SAMPLE_PATH
+
+    if not opts.home.exists():
+        click.echo(f"no index in {opts.home.path}: building one from the packaged sample {SAMPLE_PATH}", err=True)
+        report = indexing.reindex(opts.home, _read([str(SAMPLE_PATH)], None), progress=not opts.quiet)
+        opts.say(f"indexed {report.indexed:,} sample articles")
+    bind = f"{host or from_env('HOST')}:{port if port is not None else from_env('PORT')}"
+    _Gunicorn(
+        {"INDEX_DIR": str(opts.home.path)},
+        {"bind": bind, "workers": workers or from_env("WORKERS"), "threads": threads or from_env("THREADS"),
+         "accesslog": None if opts.quiet else "-"},
+    ).run()
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    """gunicorn run in-process with our options; each worker builds its own app with create_app."""
+
+    def __init__(self, app_config: dict[str, Any], options: dict[str, Any]) -> None:
+        self.app_config = app_config
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            if value is not None and key in self.cfg.settings:
+                self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from searchsvc.app import create_app
+
+        return create_app(self.app_config)
+
+
+@main.command("eval")
+@click.option("--corpus", required=True, type=click.Path(exists=True, dir_okay=False), help="Corpus JSONL(.gz).")
+@click.option("--queries", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Queries JSONL {id, text}.")
+@click.option("--qrels", required=True, type=click.Path(exists=True, dir_okay=False), help="TREC qrels.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+def evaluate(corpus: str, queries: str, qrels: str, as_json: bool) -> None:
+    """Index CORPUS in a temporary folder, run QUERIES and score them against QRELS."""
+    from searchsvc.evaluation import load_qrels, load_queries, run_searchsvc
+
+    try:
+        metrics = run_searchsvc(corpus, load_queries(queries), load_qrels(qrels))
+    except (ValueError, KeyError) as exc:  # malformed evaluation files: the caller's to fix
+        raise click.ClickException(f"cannot evaluate: {exc}") from None
+    values = {"mrr@10": metrics.mrr10, "ndcg@10": metrics.ndcg10, "recall@10": metrics.recall10,
+              "recall@100": metrics.recall100, "queries": metrics.queries}
+    if as_json:
+        click.echo(json.dumps({**values, "index_seconds": metrics.index_seconds, "query_ms": metrics.query_ms}))
+        return
+    for name, value in values.items():
+        click.echo(f"{name + ':':12}{value}" if name == "queries" else f"{name + ':':12}{value:.4f}")

@@ -1,0 +1,5 @@
+"""WSGI entry point for any server: ``gunicorn wsgi:app`` (settings from SEARCHSVC_* variables)."""
+
+from searchsvc.app import create_app
+
+app = create_app()
