@@ -44,7 +44,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("QUERY_TIME_LIMIT", 2.0, "Seconds a search may run before it answers with partial results flagged."),
     Setting("RECENCY_WEIGHT", 0.1, "How much recency lifts newer articles in relevance order (0 turns it off)."),
     Setting("RECENCY_HALF_LIFE_DAYS", 365.0, "Age at which the recency lift halves."),
-    Setting("RELOAD_INTERVAL", 1.0, "Seconds between a worker's checks for a new index generation or changes."),
+    Setting("RELOAD_INTERVAL", 0.0,
+            "Seconds between a worker's checks for a new generation or changes (0: every request; it costs a stat)."),
 )
 
 DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}

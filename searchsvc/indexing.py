@@ -20,12 +20,13 @@ from tqdm import tqdm
 from whoosh import index as whoosh_index
 from whoosh.writing import SegmentWriter
 
+from searchsvc import vocabulary
 from searchsvc.analysis import fold_text
 from searchsvc.articles import Article, Rejected, article_from_mapping, article_to_mapping
 from searchsvc.codec import FastW3Codec
 from searchsvc.errors import InputError
 from searchsvc.generations import IndexHome
-from searchsvc.schema import TEXT_FIELDS, build_schema
+from searchsvc.schema import TEXT_PARTS, build_schema
 
 WRITER_LOCK_TIMEOUT = 60.0
 _MARKER = "reindex.active"
@@ -56,14 +57,14 @@ def doc_fields(a: Article) -> dict[str, Any]:
     if a.published is not None:
         doc["published"] = a.published.isoformat()
         doc["published_ts"] = int(a.published.timestamp())
-    for name in TEXT_FIELDS:
-        value = getattr(a, name)
-        doc[name] = value
-        doc[name + "_fold"] = value
+    parts = tuple(getattr(a, name) for name in TEXT_PARTS)
+    doc.update(title=a.title, title_fold=a.title, lead=a.lead, body=a.body, text=parts, text_fold=parts)
     return doc
 
 
-def _articles(items: Iterable[Article | Rejected], report: IngestReport, progress: bool, what: str) -> Iterator[Article]:
+def _articles(
+    items: Iterable[Article | Rejected], report: IngestReport, progress: bool, what: str
+) -> Iterator[Article]:
     bar = tqdm(items, desc=what, unit=" articles", disable=not progress, mininterval=1.0)
     for item in bar:
         if isinstance(item, Rejected):
@@ -97,7 +98,9 @@ def build_generation(
     return count
 
 
-def reindex(home: IndexHome, items: Iterable[Article | Rejected], procs: int = 1, progress: bool = False) -> IngestReport:
+def reindex(
+    home: IndexHome, items: Iterable[Article | Rejected], procs: int = 1, progress: bool = False
+) -> IngestReport:
     start = time.monotonic()
     report = IngestReport()
     with home.lock("reindex", timeout=0.0):
@@ -114,6 +117,8 @@ def reindex(home: IndexHome, items: Iterable[Article | Rejected], procs: int = 1
             ix = whoosh_index.open_dir(str(build))
             with ix.searcher() as s:
                 count = s.doc_count()
+                # The accent-restoration vocabulary ships inside the generation it describes.
+                vocabulary.save(build, vocabulary.build(s.reader()))
             home.write_meta(build, {"doc_count": count, "created": datetime.now(UTC).isoformat(),
                                     "rejected": len(report.rejected)})
             gen = home.publish(number, build)

@@ -17,11 +17,10 @@ from whoosh import query as wq
 from searchsvc.analysis import WORD_JOINER, Token, fold_text, syllables
 from searchsvc.analysis.keyboard import decode_keys
 from searchsvc.query import Clause, ParsedQuery
-from searchsvc.schema import TEXT_FIELDS
 from searchsvc.snippets import Marker
 from searchsvc.vocabulary import Vocabulary
 
-FIELD_WEIGHTS = {"title": 2.5, "lead": 1.5, "body": 1.0}
+FIELD_WEIGHTS = {"text": 1.0, "title": 1.0}  # title/lead/body weights live in the index (schema.PART_WEIGHTS)
 EXACT_WEIGHT = 1.0  # on top of the folded match: an exact match counts double
 WORD_WEIGHT = 0.8  # bonus for matching the pyvi word a run of syllables forms
 CONTEXT_WEIGHT = 20.0  # how strongly word co-occurrence outweighs a syllable's own frequency
@@ -83,8 +82,8 @@ def restore(run: list[Syllable], vocab: Vocabulary) -> list[tuple[int, int, list
                     for j, p in enumerate(parts):
                         context[i + j][p] = context[i + j].get(p, 0.0) + df
             if found:
-                total = sum(df for _, df in found)
-                words.append((i, i + size, [(w, df / total) for w, df in found[:2]]))
+                found_df = sum(df for _, df in found)
+                words.append((i, i + size, [(w, df / found_df) for w, df in found[:2]]))
     for s, ctx in zip(run, context):
         if s.accented:
             s.candidates = [(s.typed, 1.0)]
@@ -99,7 +98,7 @@ def restore(run: list[Syllable], vocab: Vocabulary) -> list[tuple[int, int, list
 
 
 def _fields(title_only: bool) -> tuple[str, ...]:
-    return ("title",) if title_only else TEXT_FIELDS
+    return ("title",) if title_only else ("text",)
 
 
 def syllable_query(s: Syllable, title_only: bool) -> wq.Query:
@@ -142,13 +141,28 @@ def _clause_query(clause: Clause, vocab: Vocabulary, bonus: list[wq.Query],
         return None, False
     words = restore(run, vocab)
     for s in run:
-        (marker_exact if s.accented else marker_fold).add(s.typed if s.accented else s.folded)
+        _mark(s, marker_exact, marker_fold)
     if clause.phrase:
         return phrase_query(run, clause.title_only), False
     bonus.extend(word_bonus(words, clause.title_only))
     parts = [syllable_query(s, clause.title_only) for s in run]
     stop = len(run) == 1 and run[0].typed in STOPWORDS
     return (parts[0] if len(parts) == 1 else wq.And(parts)), stop
+
+
+MARK_SHARE = 0.2  # a restored form this likely is what the user meant: highlight it, not every lookalike
+
+
+def _mark(s: Syllable, exact: set[str], folded: set[str]) -> None:
+    """Record what to highlight for a query syllable: what was typed, or what we restored it to."""
+    if s.accented:
+        exact.add(s.typed)
+        return
+    likely = [form for form, share in s.candidates if share >= MARK_SHARE]
+    if likely:
+        exact.update(likely)
+    else:
+        folded.add(s.folded)
 
 
 def plan(parsed: ParsedQuery, vocab: Vocabulary) -> Plan:
@@ -175,7 +189,7 @@ def plan(parsed: ParsedQuery, vocab: Vocabulary) -> Plan:
                 words = restore(run, vocab)
                 optional.extend(word_bonus(words, clause.title_only))
                 for s in run:
-                    (marker_exact if s.accented else marker_fold).add(s.typed if s.accented else s.folded)
+                    _mark(s, marker_exact, marker_fold)
                     q = syllable_query(s, clause.title_only)
                     anyof.append(q)
                     (optional if s.typed in STOPWORDS else required).append(q)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections import Counter
+from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from whoosh import query as wq
@@ -29,7 +29,7 @@ def key_terms(engine: Engine, title: str, text: str) -> list[tuple[str, float]]:
     """The document's most distinctive exact terms by tf-idf; title terms and words weigh more."""
     reader = engine.searcher.reader()
     n = max(1, reader.doc_count())
-    weights: Counter[str] = Counter()
+    weights: dict[str, float] = defaultdict(float)
     for source, factor in ((title, TITLE_WEIGHT), (text, 1.0)):
         for tok in analyse(source):
             if tok.text in STOPWORDS or len(tok.text) < 2 or tok.text.isdigit():
@@ -37,7 +37,7 @@ def key_terms(engine: Engine, title: str, text: str) -> list[tuple[str, float]]:
             weights[tok.text] += factor * (WORD_WEIGHT if tok.is_word else 1.0)
     scored = []
     for term, tf in weights.items():
-        df = reader.doc_frequency("body", term) + reader.doc_frequency("title", term)
+        df = reader.doc_frequency("text", term)
         if df == 0:
             continue
         scored.append((term, (1 + math.log(tf)) * math.log(1 + n / df)))
@@ -54,10 +54,7 @@ def related(engine: Engine, stored: dict[str, Any], limit: int, exclude: int | N
     tags = [t for t in stored.get("tags") or [] if fold_text(t)]
     category = fold_text(stored.get("category") or "")
     top = max((w for _, w in terms), default=1.0)
-    should: list[wq.Query] = []
-    for term, w in terms:
-        for field, fw in (("title", 1.5), ("lead", 1.2), ("body", 1.0)):
-            should.append(wq.Term(field, term, boost=fw * w / top))
+    should: list[wq.Query] = [wq.Term("text", term, boost=w / top) for term, w in terms]
     should += [wq.Term("tag_key", fold_text(t), boost=TAG_BOOST) for t in tags]
     if category:
         should.append(wq.Term("category_key", category, boost=CATEGORY_BOOST))
@@ -66,7 +63,7 @@ def related(engine: Engine, stored: dict[str, Any], limit: int, exclude: int | N
     searcher = engine.searcher
     results = searcher.search(wq.Or(should), limit=limit * 4 + 1, terms=True)
     now = time.time()
-    col = searcher.reader().column_reader("published_ts")
+    col = engine.published()
     own_key = fold_text(title)
     own_terms = {t for t, _ in terms}
     scored: list[tuple[float, int, Any]] = []
@@ -84,7 +81,7 @@ def related(engine: Engine, stored: dict[str, Any], limit: int, exclude: int | N
         fields = hit.fields()
         key = fold_text(fields.get("title") or "")
         matched = {t.decode("utf-8") if isinstance(t, bytes) else t for f, t in hit.matched_terms()
-                   if f in ("title", "lead", "body")}
+                   if f == "text"}
         if key in seen_titles:
             continue  # the same story syndicated under the same headline
         if own_terms and len(matched & own_terms) / len(own_terms) >= DUPLICATE_SIMILARITY and exclude is not None:

@@ -12,13 +12,13 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time as dtime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
 from whoosh import query as wq
-from whoosh import sorting
 from whoosh.collectors import TimeLimit, TimeLimitCollector
 from whoosh.index import EmptyIndexError
 
@@ -106,6 +106,7 @@ class _Derived:
     tag_counts: Counter[str] = field(default_factory=Counter)
     category_display: dict[str, str] = field(default_factory=dict)
     titles: list[tuple[str, str, int]] | None = None  # (folded title, title, published_ts)
+    columns: dict[str, list[Any]] = field(default_factory=dict)  # field → value per docnum
 
 
 class Engine:
@@ -115,6 +116,7 @@ class Engine:
         self._lock = threading.RLock()
         self._gen: Generation | None = None
         self._searcher: Any = None
+        self._ix: Any = None
         self._vocab: Vocabulary | None = None
         self._derived = _Derived()
         self._checked = 0.0
@@ -135,7 +137,7 @@ class Engine:
         except (EmptyIndexError, OSError, ValueError, EOFError) as exc:
             raise IndexUnavailable(f"index generation {gen.path} cannot be opened: {exc}") from None
         old = self._searcher
-        self._gen, self._searcher = gen, searcher
+        self._ix, self._gen, self._searcher = ix, gen, searcher
         self._vocab = load_or_build(gen.path, searcher.reader())
         self._derived = _Derived()
         self._checked = time.monotonic()
@@ -153,7 +155,10 @@ class Engine:
             if self._gen is None or gen.path != self._gen.path:
                 self._open()
             elif not self._searcher.up_to_date():
-                self._searcher = self._searcher.refresh()
+                # A fresh searcher, not Searcher.refresh(): that reuses segment readers and keeps
+                # their old deletion sets, so a deleted article would still be found.
+                old, self._searcher = self._searcher, self._ix.searcher()
+                old.close()
                 self._derived = _Derived()
 
     @property
@@ -174,7 +179,8 @@ class Engine:
         """Changes whenever what a query could return changes (for ETags)."""
         with self._lock:
             assert self._gen is not None
-            return f"{self._gen.number}-{self._searcher.reader().generation() if hasattr(self._searcher.reader(), 'generation') else 0}-{self._searcher.doc_count_all()}"
+            toc = self._ix.latest_generation()
+            return f"{self._gen.number}-{toc}-{self._searcher.doc_count_all()}"
 
     # -- search ----------------------------------------------------------------------------------
 
@@ -254,21 +260,25 @@ class Engine:
         s = self._searcher
         if excluded is not None:
             q = wq.AndNot(q, excluded)
-        sortedby = sorting.FieldFacet("published_ts", reverse=True) if sort == "newest" else None
         if filt is not None:
             # Filters join the query as an unscored conjunct: Whoosh's FilterCollector is bypassed
             # when wrapped by TimeLimitCollector, and an intersection skips through postings anyway.
             q = wq.And([q, wq.ConstantScoreQuery(filt, 0.0)])
-        collector = s.collector(limit=None, sortedby=sortedby)
-        tlc = TimeLimitCollector(collector, timelimit=float(self.settings["QUERY_TIME_LIMIT"]))
+        newest = sort == "newest"
+        collector = s.collector(limit=None, scored=not newest)
+        # use_alarm=False: SIGALRM only works in the main thread, and gunicorn serves from threads.
+        tlc = TimeLimitCollector(collector, timelimit=float(self.settings["QUERY_TIME_LIMIT"]), use_alarm=False)
         partial = False
         try:
             s.search_with_collector(q, tlc)
         except TimeLimit:
             partial = True  # what was collected before the limit is returned, flagged
         results = tlc.results()
-        if sortedby is not None:
-            return [(hit.docnum, 0.0) for hit in results], partial
+        if newest:
+            # Sorted here rather than by Whoosh, so undated articles go last instead of first.
+            published = self.published()
+            docs = sorted(results.docs(), key=lambda d: (-(published[d] or 0), d))
+            return [(d, 0.0) for d in docs], partial
         ranked = [(d, float(sc)) for sc, d in results.top_n]
         ranked.sort(key=lambda x: -x[1])
         if recency and float(self.settings["RECENCY_WEIGHT"]) > 0:
@@ -276,9 +286,35 @@ class Engine:
             ranked = head + ranked[100:]
         return ranked, partial
 
+    def column(self, name: str, default: Any) -> list[Any]:
+        """A sortable field's value for every docnum, read once per reader.
+
+        Read segment by segment: Whoosh's multi-segment column reader fails when one segment has no
+        value at all for the field (a batch of articles without dates).
+        """
+        col = self._derived.columns.get(name)
+        if col is None:
+            col = []
+            for sub, _offset in self._searcher.reader().leaf_readers():
+                if sub.has_column(name):
+                    col.extend(sub.column_reader(name))
+                else:
+                    col.extend([default] * sub.doc_count_all())
+            self._derived.columns[name] = col
+        return col
+
+    def published(self) -> list[int]:
+        """Publication time (epoch seconds) per docnum; 0 when unknown."""
+        col = self._derived.columns.get("published")
+        if col is None:
+            # Whoosh fills a missing NUMERIC value with the type's maximum.
+            col = [v if 0 < v < 2**62 else 0 for v in self.column("published_ts", 0)]
+            self._derived.columns["published"] = col
+        return col
+
     def _recency(self, ranked: list[tuple[int, float]]) -> list[tuple[int, float]]:
         """A mild lift for recent articles: score × (1 + weight × 0.5^(age / half-life))."""
-        col = self._searcher.reader().column_reader("published_ts")
+        col = self.published()
         now = time.time()
         weight = float(self.settings["RECENCY_WEIGHT"])
         half = float(self.settings["RECENCY_HALF_LIFE_DAYS"]) * 86400
@@ -331,7 +367,7 @@ class Engine:
         for doc in docs:
             for key in d.tag_docs.get(doc, ()):
                 tags[key] += 1
-        col = self._searcher.reader().column_reader("category_key")
+        col = self.column("category_key", "")
         cats: Counter[str] = Counter(col[doc] for doc in docs)
         cats.pop("", None)
         return {
@@ -342,10 +378,10 @@ class Engine:
     # -- articles, tags, suggestions, related ------------------------------------------------------
 
     def _docnum(self, article_id: str) -> int:
-        docnum = self._searcher.document_number(id=article_id)
-        if docnum is None:
-            raise NotFound(f"no article with id {article_id!r}")
-        return int(docnum)
+        # docs_for_query skips deleted documents; Searcher.document_number() does not.
+        for docnum in self._searcher.docs_for_query(wq.Term("id", article_id)):
+            return int(docnum)
+        raise NotFound(f"no article with id {article_id!r}")
 
     def article(self, article_id: str) -> dict[str, Any]:
         with self._lock:
@@ -383,7 +419,7 @@ class Engine:
         d = self._derived
         if d.titles is None:
             reader = self._searcher.reader()
-            col = reader.column_reader("published_ts")
+            col = self.published()
             items = []
             for docnum, fields in reader.iter_docs():
                 title = fields.get("title") or ""

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from searchsvc.analysis import WORD_JOINER, fold
-from searchsvc.schema import TEXT_FIELDS
 
 FILE = "vocabulary.pickle"
 _MIN_WORD_DF = 2  # a pyvi word seen in one document only is more likely noise than a compound
@@ -36,17 +35,8 @@ class Vocabulary:
 
 
 def build(reader: Any) -> Vocabulary:
-    exact_df: dict[str, int] = defaultdict(int)
-    for name in TEXT_FIELDS:
-        # The largest field's df dominates; max() keeps "documents containing it" roughly right.
-        for term, info in reader.iter_field(name):
-            text = term.decode("utf-8") if isinstance(term, bytes) else term
-            exact_df[text] = max(exact_df[text], info.doc_frequency())
-    fold_df: dict[str, int] = defaultdict(int)
-    for name in TEXT_FIELDS:
-        for term, info in reader.iter_field(name + "_fold"):
-            text = term.decode("utf-8") if isinstance(term, bytes) else term
-            fold_df[text] = max(fold_df[text], info.doc_frequency())
+    exact_df = _doc_frequencies(reader, "text")
+    fold_df = _doc_frequencies(reader, "text_fold")
     syllables: dict[str, list[tuple[str, int]]] = defaultdict(list)
     words: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for text, df in exact_df.items():
@@ -59,6 +49,13 @@ def build(reader: Any) -> Vocabulary:
         for forms in table.values():
             forms.sort(key=lambda f: -f[1])
     return Vocabulary(dict(syllables), dict(words), dict(exact_df), dict(fold_df))
+
+
+def _doc_frequencies(reader: Any, fieldname: str) -> dict[str, int]:
+    out = {}
+    for term, info in reader.iter_field(fieldname):
+        out[term.decode("utf-8") if isinstance(term, bytes) else term] = info.doc_frequency()
+    return out
 
 
 def load_or_build(directory: Path, reader: Any) -> Vocabulary:

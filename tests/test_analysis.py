@@ -98,12 +98,6 @@ def test_seed_segmentation_mistake_keeps_the_syllables() -> None:
     assert positions["vệ"] == positions["bảo"] + 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG in searchsvc/analysis/__init__.py _analyse: bisect_right(starts, ...) runs on `starts` after word "
-    "starts were appended to it, so the list is unsorted and later pyvi words are dropped. Fix: bisect within "
-    "the syllables only, bisect_right(starts, x, 0, n). Remove this marker once fixed.",
-)
 def test_every_pyvi_word_becomes_a_word_token() -> None:
     text = "Chương trình quốc gia bảo vệ, chăm sóc trẻ em trên địa bàn."
     pyvi_words = [w.lower() for w in ViTokenizer.tokenize(text).split(" ") if "_" in w]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -23,6 +24,7 @@ __all__ = [
 ]
 
 WORD_JOINER = "_"
+PART_GAP = 100  # positions between the parts of a multi-part field (title, lead, body)
 # Numbers keep their inner separators (498.000, 30/11/2018, 3,2); otherwise runs of letters/digits.
 SYLLABLE = re.compile(r"\d+(?:[.,/:]\d+)+|(?:[^\W_]|[\u0300-\u036f])+")
 
@@ -66,8 +68,9 @@ def _analyse(text: str, words: bool) -> _Analysis:
     positions = list(range(n))
     if words and n > 1:
         for wstart, wend, _ in word_spans(norm):
-            first = bisect_right(starts, wstart) - 1
-            last = bisect_right(starts, wend - 1) - 1
+            # Bisect the syllables only: word starts are appended to the same list as we go.
+            first = bisect_right(starts, wstart, 0, n) - 1
+            last = bisect_right(starts, wend - 1, 0, n) - 1
             if first < 0 or last <= first or starts[first] != wstart or ends[last] != wend:
                 continue  # a pyvi word that does not line up with syllables (numbers, abbreviations)
             exact.append(WORD_JOINER.join(exact[first : last + 1]))
@@ -96,19 +99,37 @@ def syllables(text: str) -> list[Token]:
     return analyse(text, words=False)
 
 
-def postings(text: str, folded: bool) -> dict[str, list[int]]:
-    """Term → positions for one field value: the indexing fast path (no Token objects).
+def postings(parts: str | Sequence[str], folded: bool, weights: Sequence[float] = (1.0,),
+             gap: int = PART_GAP) -> tuple[dict[str, list[int]], dict[str, float]]:
+    """Term → positions, and term → weight, for one field value: the indexing fast path (no Token objects).
 
+    A value may be several parts (title, lead, body) indexed as one field: positions continue across
+    parts with a ``gap`` so phrases never span two parts, and each occurrence adds its part's weight,
+    so the term frequency BM25 sees is already field-weighted (BM25F).
     Folded fields keep syllables only: pyvi words help precision when the user typed accents (exact
     fields); for unaccented queries we restore accents from the exact vocabulary instead.
     """
-    a = _analyse(text, True)
-    terms = a.folded[: a.n_syllables] if folded else a.exact
-    out: dict[str, list[int]] = {}
-    for term, pos in zip(terms, a.positions):
-        lst = out.get(term)
-        if lst is None:
-            out[term] = [pos]
-        else:
-            lst.append(pos)
-    return out
+    if isinstance(parts, str):
+        parts = (parts,)
+    positions: dict[str, list[int]] = {}
+    weights_out: dict[str, float] = {}
+    base = 0
+    for index, text in enumerate(parts):
+        if not text:
+            continue
+        weight = weights[index] if index < len(weights) else weights[-1]
+        a = _analyse(text, True)
+        terms = a.folded[: a.n_syllables] if folded else a.exact
+        for term, pos in zip(terms, a.positions):
+            lst = positions.get(term)
+            if lst is None:
+                positions[term] = [base + pos]
+                weights_out[term] = weight
+            else:
+                lst.append(base + pos)
+                weights_out[term] += weight
+        base += a.n_syllables + gap
+    if not folded:
+        for lst in positions.values():
+            lst.sort()  # word tokens sit at their first syllable, after the syllables that follow it
+    return positions, weights_out

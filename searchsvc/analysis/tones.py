@@ -20,7 +20,9 @@ _INITIALS = (
 )
 _FINALS = ("ng", "nh", "ch", "c", "m", "n", "p", "t", "")
 _SHAPE = re.compile(
-    "^(" + "|".join(i for i in _INITIALS if i) + ")?([" + _VOWELS + "]{1,3})(" + "|".join(f for f in _FINALS if f) + ")?$"
+    "^(" + "|".join(i for i in _INITIALS if i) + ")?"
+    "([" + _VOWELS + "]{1,3})"
+    "(" + "|".join(f for f in _FINALS if f) + ")?$"
 )
 
 

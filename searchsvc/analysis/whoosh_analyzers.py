@@ -12,36 +12,52 @@ from typing import Any
 
 from whoosh.analysis import Filter, Token, Tokenizer
 
-from searchsvc.analysis import analyse
+from searchsvc.analysis import PART_GAP, analyse
 
 
 class VietTokenizer(Tokenizer):  # type: ignore[misc]
-    """Syllables and pyvi words with positions and original-text offsets; text is the exact form."""
+    """Syllables and pyvi words with positions and original-text offsets; text is the exact form.
+
+    A tuple value is a multi-part field (title, lead, body): positions continue across parts with
+    ``PART_GAP`` and each token's boost is its part's weight, exactly as the index fast path does.
+    Character offsets are then relative to the token's own part.
+    """
+
+    def __init__(self, weights: tuple[float, ...] = (1.0,)) -> None:
+        self.weights = tuple(weights)
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self)
+        return type(other) is type(self) and other.weights == self.weights  # type: ignore[attr-defined]
 
     def __hash__(self) -> int:
-        return hash(type(self))
+        return hash((type(self), self.weights))
 
-    def __call__(self, value: str, positions: bool = False, chars: bool = False, keeporiginal: bool = False,
-                 removestops: bool = True, start_pos: int = 0, start_char: int = 0, tokenize: bool = True,
-                 mode: str = "", **kwargs: Any) -> Iterator[Token]:
-        for tok in analyse(value):
-            # A fresh Token per yield: Whoosh's shared mutable token is a trap (see STYLE.md).
-            t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-            t.text = tok.text
-            t.folded = tok.folded
-            t.boost = 1.0
-            t.stopped = False
-            if keeporiginal:
-                t.original = value[tok.start:tok.end]
-            if positions:
-                t.pos = start_pos + tok.pos
-            if chars:
-                t.startchar = start_char + tok.start
-                t.endchar = start_char + tok.end
-            yield t
+    def __call__(self, value: str | tuple[str, ...], positions: bool = False, chars: bool = False,
+                 keeporiginal: bool = False, removestops: bool = True, start_pos: int = 0, start_char: int = 0,
+                 tokenize: bool = True, mode: str = "", **kwargs: Any) -> Iterator[Token]:
+        parts = (value,) if isinstance(value, str) else value
+        base = start_pos
+        for index, part in enumerate(parts):
+            if not part:
+                continue
+            boost = self.weights[min(index, len(self.weights) - 1)]
+            toks = analyse(part)
+            for tok in toks:
+                # A fresh Token per yield: Whoosh's shared mutable token is a trap (see STYLE.md).
+                t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+                t.text = tok.text
+                t.folded = tok.folded
+                t.boost = boost
+                t.stopped = False
+                if keeporiginal:
+                    t.original = part[tok.start:tok.end]
+                if positions:
+                    t.pos = base + tok.pos
+                if chars:
+                    t.startchar = start_char + tok.start
+                    t.endchar = start_char + tok.end
+                yield t
+            base += sum(1 for tok in toks if not tok.is_word) + PART_GAP
 
 
 class ExactFilter(Filter):  # type: ignore[misc]
@@ -62,9 +78,9 @@ class FoldFilter(Filter):  # type: ignore[misc]
             yield t
 
 
-def exact_analyzer() -> Any:
-    return VietTokenizer() | ExactFilter()
+def exact_analyzer(weights: tuple[float, ...] = (1.0,)) -> Any:
+    return VietTokenizer(weights) | ExactFilter()
 
 
-def fold_analyzer() -> Any:
-    return VietTokenizer() | FoldFilter()
+def fold_analyzer(weights: tuple[float, ...] = (1.0,)) -> Any:
+    return VietTokenizer(weights) | FoldFilter()
