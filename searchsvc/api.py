@@ -25,6 +25,7 @@ from searchsvc.articles import Article, article_from_mapping
 from searchsvc.errors import Forbidden, InputError, NotFound
 from searchsvc.generations import IndexHome
 from searchsvc.openapi import openapi_document
+from searchsvc.search import Engine, FacetValue, Hit, RelatedHit, SearchRequest
 
 bp = Blueprint("api", __name__)
 
@@ -79,7 +80,7 @@ def limit_param(default: int) -> int:
 # ------------------------------------------------------------------------------------ caching
 
 
-def _etag(engine: Any) -> str:
+def _etag(engine: Engine) -> str:
     # What the engine serves (generation + its change marker) plus the full URL: any new data or any
     # other parameters give another tag. The engine's view is used, not the disk's, so a worker that
     # has not reloaded yet never labels old results with a new tag.
@@ -107,7 +108,7 @@ def conditional(view: Callable[..., Response]) -> Callable[..., Response]:
 # ------------------------------------------------------------------------------------ serialising
 
 
-def hit_json(hit: Any) -> dict[str, Any]:
+def hit_json(hit: Hit) -> dict[str, Any]:
     return {
         "id": hit.id,
         "title": hit.title,
@@ -122,20 +123,18 @@ def hit_json(hit: Any) -> dict[str, Any]:
     }
 
 
-def related_json(rel: Any) -> dict[str, Any]:
+def related_json(rel: RelatedHit) -> dict[str, Any]:
     return {**hit_json(rel.hit), "shared_tags": list(rel.shared_tags), "shared_terms": list(rel.shared_terms)}
 
 
-def facet_json(values: list[Any]) -> list[dict[str, Any]]:
+def facet_json(values: list[FacetValue]) -> list[dict[str, Any]]:
     return [{"value": v.value, "count": v.count} for v in values]
 
 
 # ------------------------------------------------------------------------------------ read routes
 
 
-def search_request() -> Any:
-    from searchsvc.search import SearchRequest
-
+def search_request() -> SearchRequest:
     per_page = int_param("per_page", 10, 1, _setting("MAX_PER_PAGE"))
     page = int_param("page", 1, 1, _setting("MAX_RESULT_WINDOW"))
     if page * per_page > _setting("MAX_RESULT_WINDOW"):

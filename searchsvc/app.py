@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from searchsvc.config import DEFAULTS
 from searchsvc.errors import IndexUnavailable, SearchsvcError
+from searchsvc.search import Engine
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +41,10 @@ class EngineSlot:
     def __init__(self, index_dir: Path, settings: Mapping[str, Any]) -> None:
         self.index_dir = index_dir
         self.settings = settings
-        self._engine: Any = None
+        self._engine: Engine | None = None
         self._lock = threading.Lock()
 
-    def get(self) -> Any:
-        from searchsvc.search import Engine
-
+    def get(self) -> Engine:
         with self._lock:
             if self._engine is None:
                 # IndexUnavailable propagates and the slot stays empty: the next request tries again,
@@ -63,12 +62,13 @@ class EngineSlot:
         return engine
 
 
-def get_engine() -> Any:
+def get_engine() -> Engine:
     """The engine for this request, refreshed at most once per request."""
     if "searchsvc_engine" not in g:
         slot: EngineSlot = current_app.extensions[_EXTENSION]
         g.searchsvc_engine = slot.get()
-    return g.searchsvc_engine
+    engine: Engine = g.searchsvc_engine
+    return engine
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
