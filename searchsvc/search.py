@@ -17,9 +17,9 @@ from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from whoosh import index as whoosh_index
 from whoosh import query as wq
-from whoosh.collectors import TimeLimit, TimeLimitCollector
 from whoosh.index import EmptyIndexError
 
 from searchsvc import related as related_mod
@@ -30,6 +30,7 @@ from searchsvc.errors import IndexUnavailable, InputError, NotFound
 from searchsvc.generations import Generation, IndexHome
 from searchsvc.matching import Plan, plan
 from searchsvc.query import parse
+from searchsvc.scoring import Evaluator, ReaderStats
 from searchsvc.snippets import Marker, best_fragment, highlight_all
 from searchsvc.vocabulary import Vocabulary, load_or_build
 
@@ -101,7 +102,11 @@ class Suggestion:
 class _Derived:
     """Per-reader caches, rebuilt lazily after the reader changes."""
 
-    tag_docs: dict[int, list[str]] | None = None  # docnum → folded tag keys
+    tag_ids: dict[str, np.ndarray] | None = None  # folded tag key → its live docnums
+    category_keys: list[str] = field(default_factory=list)
+    category_codes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # docnum → index
+    stats: ReaderStats | None = None
+    published: np.ndarray | None = None
     tag_display: dict[str, str] = field(default_factory=dict)  # folded key → as written
     tag_counts: Counter[str] = field(default_factory=Counter)
     category_display: dict[str, str] = field(default_factory=dict)
@@ -237,54 +242,54 @@ class Engine:
     def _run(self, p: Plan, filt: wq.Query | None, req: SearchRequest) -> SearchResult:
         window = req.page * req.per_page
         all_words = True
+        ev = self._evaluator()
         if p.strict is None:
-            ranked, partial = self._collect(wq.Every(), filt, p.excluded, "newest", False)
+            docs, scores = self._collect(ev, wq.Every(), filt, p.excluded, "newest", False)
         else:
-            ranked, partial = self._collect(p.strict, filt, p.excluded, req.sort, req.recency)
-            if len(ranked) < window and p.loose is not None:
+            docs, scores = self._collect(ev, p.strict, filt, p.excluded, req.sort, req.recency)
+            if len(docs) < window and p.loose is not None:
                 # Fewer than a page match every word: articles matching most of the words follow.
-                seen = {d for d, _ in ranked}
-                more, partial2 = self._collect(p.loose, filt, p.excluded, req.sort, req.recency)
-                extra = [(d, sc) for d, sc in more if d not in seen]
-                all_words = not extra
-                ranked += extra
-                partial = partial or partial2
-        page = ranked[(req.page - 1) * req.per_page : window]
-        hits = [self._hit(d, sc, p.marker, req.highlight) for d, sc in page]
-        facets = self._facets({d for d, _ in ranked}) if req.facets else {}
-        return SearchResult(len(ranked), hits, facets, 0.0, None, all_words, partial, req.page, req.per_page)
+                more, more_scores = self._collect(ev, p.loose, filt, p.excluded, req.sort, req.recency)
+                extra = ~np.isin(more, docs)
+                all_words = not bool(extra.any())
+                docs = np.concatenate([docs, more[extra]])
+                scores = np.concatenate([scores, more_scores[extra]])
+        start = (req.page - 1) * req.per_page
+        hits = [self._hit(int(d), float(sc), p.marker, req.highlight)
+                for d, sc in zip(docs[start:window], scores[start:window])]
+        facets = self._facets(docs) if req.facets else {}
+        return SearchResult(len(docs), hits, facets, 0.0, None, all_words, ev.partial, req.page, req.per_page)
 
-    def _collect(self, q: wq.Query, filt: wq.Query | None, excluded: wq.Query | None, sort: str,
-                 recency: bool) -> tuple[list[tuple[int, float]], bool]:
-        """Every matching document in order, in one pass (the total and the facets need them all anyway)."""
-        s = self._searcher
+    def _evaluator(self) -> Evaluator:
+        d = self._derived
+        if d.stats is None:
+            d.stats = ReaderStats.of(self._searcher.reader())
+        deadline = time.monotonic() + float(self.settings["QUERY_TIME_LIMIT"])
+        return Evaluator(d.stats, self._searcher, self.published(), deadline)
+
+    def _collect(self, ev: Evaluator, q: wq.Query, filt: wq.Query | None, excluded: wq.Query | None,
+                 sort: str, recency: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Every matching document, in order, with its score."""
         if excluded is not None:
             q = wq.AndNot(q, excluded)
         if filt is not None:
-            # Filters join the query as an unscored conjunct: Whoosh's FilterCollector is bypassed
-            # when wrapped by TimeLimitCollector, and an intersection skips through postings anyway.
             q = wq.And([q, wq.ConstantScoreQuery(filt, 0.0)])
-        newest = sort == "newest"
-        collector = s.collector(limit=None, scored=not newest)
-        # use_alarm=False: SIGALRM only works in the main thread, and gunicorn serves from threads.
-        tlc = TimeLimitCollector(collector, timelimit=float(self.settings["QUERY_TIME_LIMIT"]), use_alarm=False)
-        partial = False
-        try:
-            s.search_with_collector(q, tlc)
-        except TimeLimit:
-            partial = True  # what was collected before the limit is returned, flagged
-        results = tlc.results()
-        if newest:
-            # Sorted here rather than by Whoosh, so undated articles go last instead of first.
-            published = self.published()
-            docs = sorted(results.docs(), key=lambda d: (-(published[d] or 0), d))
-            return [(d, 0.0) for d in docs], partial
-        ranked = [(d, float(sc)) for sc, d in results.top_n]
-        ranked.sort(key=lambda x: -x[1])
-        if recency and float(self.settings["RECENCY_WEIGHT"]) > 0:
-            head = self._recency(ranked[:100])
-            ranked = head + ranked[100:]
-        return ranked, partial
+        v = ev.run(q)
+        docs = np.flatnonzero(v.match)
+        if sort == "newest":
+            # Newest first; undated articles last; ties by document order.
+            order = np.lexsort((docs, -self.published()[docs]))
+            return docs[order], np.zeros(len(docs), np.float32)
+        scores = v.score[docs]
+        weight = float(self.settings["RECENCY_WEIGHT"])
+        if recency and weight > 0:
+            # A mild lift for recent articles: score × (1 + weight × 0.5^(age / half-life)).
+            ts = self.published()[docs].astype(np.float64)
+            half = float(self.settings["RECENCY_HALF_LIFE_DAYS"]) * 86400
+            age = np.maximum(0.0, time.time() - ts)
+            scores = scores * (1 + np.where(ts > 0, weight * 0.5 ** (age / half), 0.0)).astype(np.float32)
+        order = np.argsort(-scores, kind="stable")
+        return docs[order], scores[order]
 
     def column(self, name: str, default: Any) -> list[Any]:
         """A sortable field's value for every docnum, read once per reader.
@@ -303,27 +308,14 @@ class Engine:
             self._derived.columns[name] = col
         return col
 
-    def published(self) -> list[int]:
+    def published(self) -> np.ndarray:
         """Publication time (epoch seconds) per docnum; 0 when unknown."""
-        col = self._derived.columns.get("published")
-        if col is None:
+        d = self._derived
+        if d.published is None:
             # Whoosh fills a missing NUMERIC value with the type's maximum.
-            col = [v if 0 < v < 2**62 else 0 for v in self.column("published_ts", 0)]
-            self._derived.columns["published"] = col
-        return col
-
-    def _recency(self, ranked: list[tuple[int, float]]) -> list[tuple[int, float]]:
-        """A mild lift for recent articles: score × (1 + weight × 0.5^(age / half-life))."""
-        col = self.published()
-        now = time.time()
-        weight = float(self.settings["RECENCY_WEIGHT"])
-        half = float(self.settings["RECENCY_HALF_LIFE_DAYS"]) * 86400
-        out = []
-        for d, sc in ranked:
-            ts = col[d]
-            lift = weight * 0.5 ** (max(0.0, now - ts) / half) if ts else 0.0
-            out.append((d, sc * (1 + lift)))
-        return sorted(out, key=lambda x: -x[1])
+            raw = np.asarray(self.column("published_ts", 0), dtype=np.int64)
+            d.published = np.where((raw > 0) & (raw < 2**62), raw, 0)
+        return d.published
 
     # -- hits, facets ----------------------------------------------------------------------------
 
@@ -341,39 +333,49 @@ class Engine:
 
     def _tag_maps(self) -> _Derived:
         d = self._derived
-        if d.tag_docs is None:
+        if d.tag_ids is None:
             reader = self._searcher.reader()
-            tag_docs: dict[int, list[str]] = {}
+            stats = self._derived_stats()
+            tag_ids: dict[str, np.ndarray] = {}
             for key in reader.field_terms("tag_key"):
-                ids = [i for i in reader.postings("tag_key", key).all_ids() if not reader.is_deleted(i)]
-                if not ids:
+                ids, _ = stats.postings("tag_key", key)
+                ids = ids[stats.live[ids]]
+                if not len(ids):
                     continue
-                for i in ids:
-                    tag_docs.setdefault(i, []).append(key)
+                tag_ids[key] = ids
                 d.tag_counts[key] = len(ids)
-                stored = reader.stored_fields(ids[0])
+                stored = reader.stored_fields(int(ids[0]))
                 d.tag_display[key] = next((t for t in stored.get("tags") or [] if fold_text(t) == key), key)
+            keys = [""]
+            codes = np.zeros(stats.n, np.int64)
             for key in reader.field_terms("category_key"):
-                ids = [i for i in reader.postings("category_key", key).all_ids() if not reader.is_deleted(i)]
-                if ids and key:
-                    d.category_display[key] = reader.stored_fields(ids[0]).get("category") or key
-            d.tag_docs = tag_docs
+                ids, _ = stats.postings("category_key", key)
+                ids = ids[stats.live[ids]]
+                if key and len(ids):
+                    codes[ids] = len(keys)
+                    keys.append(key)
+                    d.category_display[key] = reader.stored_fields(int(ids[0])).get("category") or key
+            d.category_keys, d.category_codes, d.tag_ids = keys, codes, tag_ids
         return d
 
-    def _facets(self, docs: set[int]) -> dict[str, list[FacetValue]]:
+    def _facets(self, docs: np.ndarray) -> dict[str, list[FacetValue]]:
         d = self._tag_maps()
-        assert d.tag_docs is not None
-        tags: Counter[str] = Counter()
-        for doc in docs:
-            for key in d.tag_docs.get(doc, ()):
-                tags[key] += 1
-        col = self.column("category_key", "")
-        cats: Counter[str] = Counter(col[doc] for doc in docs)
-        cats.pop("", None)
+        assert d.tag_ids is not None
+        mask = np.zeros(self._derived_stats().n, bool)
+        mask[docs] = True
+        tags = Counter({key: int(mask[ids].sum()) for key, ids in d.tag_ids.items()})
+        codes = d.category_codes[docs]
+        counts = np.bincount(codes, minlength=len(d.category_keys)) if len(codes) else np.zeros(0, np.int64)
+        cats = Counter({d.category_keys[i]: int(n) for i, n in enumerate(counts) if n and d.category_keys[i]})
         return {
             "category": [FacetValue(d.category_display.get(k, k), n) for k, n in cats.most_common(20)],
-            "tags": [FacetValue(d.tag_display.get(k, k), n) for k, n in tags.most_common(30)],
+            "tags": [FacetValue(d.tag_display.get(k, k), n) for k, n in tags.most_common(30) if n],
         }
+
+    def _derived_stats(self) -> ReaderStats:
+        if self._derived.stats is None:
+            self._derived.stats = ReaderStats.of(self._searcher.reader())
+        return self._derived.stats
 
     # -- articles, tags, suggestions, related ------------------------------------------------------
 

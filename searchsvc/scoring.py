@@ -1,0 +1,205 @@
+"""BM25 over whole postings lists with numpy: the scoring half of search.
+
+Whoosh stores the index and matches phrases; scoring a query of a few dozen terms through Whoosh's
+per-posting Python matchers costs hundreds of milliseconds, and we need every match anyway (totals
+and facets cover the whole result set). So each term's postings are read block by block into arrays,
+and the query tree (the few Whoosh query types ``matching.plan`` builds) is evaluated as dense
+score and match vectors over the document numbers of the reader.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from whoosh import query as wq
+from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.matching import FilterMatcher
+
+K1 = 1.2
+B = 0.75
+_POSTINGS_CACHE = 4096  # terms kept decoded per reader; repeated queries skip the disk entirely
+
+
+@dataclass
+class Vectors:
+    score: np.ndarray  # float32 per docnum
+    match: np.ndarray  # bool per docnum
+
+
+@dataclass
+class ReaderStats:
+    """Per-reader arrays, built once per opened reader."""
+
+    reader: Any
+    n: int = 0
+    live: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    lengths: dict[str, np.ndarray] = field(default_factory=dict)
+    avg_length: dict[str, float] = field(default_factory=dict)
+    cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = field(default_factory=OrderedDict)
+
+    @classmethod
+    def of(cls, reader: Any) -> ReaderStats:
+        n = reader.doc_count_all()
+        live = np.ones(n, bool)
+        if reader.has_deletions():
+            for d in range(n):
+                if reader.is_deleted(d):
+                    live[d] = False
+        return cls(reader, n, live)
+
+    def length_array(self, fieldname: str) -> np.ndarray:
+        arr = self.lengths.get(fieldname)
+        if arr is None:
+            dfl = self.reader.doc_field_length
+            arr = np.fromiter((dfl(d, fieldname, 0) for d in range(self.n)), np.float32, self.n)
+            live_count = max(1, int(self.live.sum()))
+            self.avg_length[fieldname] = max(1.0, float(arr[self.live].sum()) / live_count)
+            self.lengths[fieldname] = arr
+        return arr
+
+    def postings(self, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+        key = (fieldname, text)
+        hit = self.cache.get(key)
+        if hit is not None:
+            self.cache.move_to_end(key)
+            return hit
+        ids: list[Any] = []
+        weights: list[Any] = []
+        for sub, offset in self.reader.leaf_readers():
+            if (fieldname, text) not in sub:
+                continue
+            _read_postings(sub.postings(fieldname, text), offset, ids, weights)
+        if ids:
+            out = (np.concatenate(ids).astype(np.int64), np.concatenate(weights).astype(np.float32))
+        else:
+            out = (np.zeros(0, np.int64), np.zeros(0, np.float32))
+        self.cache[key] = out
+        if len(self.cache) > _POSTINGS_CACHE:
+            self.cache.popitem(last=False)
+        return out
+
+
+def _read_postings(m: Any, offset: int, ids: list[Any], weights: list[Any]) -> None:
+    # Deleted documents are removed later by the live mask, so read the raw postings underneath.
+    while isinstance(m, FilterMatcher):
+        m = m.child
+    if isinstance(m, W3LeafMatcher):
+        # Whole blocks at a time (Whoosh's private block API; pinned by whoosh-reloaded==2.7.5).
+        while not m._atend:
+            m._read_ids()
+            m._read_weights()
+            ids.append(np.asarray(m._ids, np.int64) + offset)
+            weights.append(np.asarray(m._weights, np.float32))
+            m._next_block()
+        return
+    block_ids, block_weights = [], []
+    while m.is_active():
+        block_ids.append(m.id())
+        block_weights.append(m.weight())
+        m.next()
+    ids.append(np.asarray(block_ids, np.int64) + offset)
+    weights.append(np.asarray(block_weights, np.float32))
+
+
+class Evaluator:
+    """Evaluates a query tree to score/match vectors. ``phrase_docs`` answers phrase queries."""
+
+    def __init__(self, stats: ReaderStats, searcher: Any, published: np.ndarray, deadline: float) -> None:
+        self.stats = stats
+        self.searcher = searcher
+        self.published = published
+        self.deadline = deadline
+        self.partial = False  # set when a phrase's positions went unchecked for lack of time
+
+    def empty(self) -> Vectors:
+        n = self.stats.n
+        return Vectors(np.zeros(n, np.float32), np.zeros(n, bool))
+
+    def term(self, fieldname: str, text: str, boost: float) -> Vectors:
+        v = self.empty()
+        ids, w = self.stats.postings(fieldname, text)
+        if len(ids) == 0:
+            return v
+        v.match[ids] = True
+        if boost:
+            df = len(ids)
+            n = max(1, int(self.stats.live.sum()))
+            idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+            lengths = self.stats.length_array(fieldname)[ids]
+            norm = K1 * (1 - B + B * lengths / self.stats.avg_length[fieldname])
+            v.score[ids] = boost * idf * w * (K1 + 1) / (w + norm)
+        return v
+
+    def run(self, q: wq.Query) -> Vectors:
+        v = self._eval(q, 1.0)
+        v.match &= self.stats.live
+        v.score[~v.match] = 0.0
+        return v
+
+    def _eval(self, q: wq.Query, boost: float) -> Vectors:
+        if isinstance(q, wq.Term):
+            return self.term(q.fieldname, q.text, boost * q.boost)
+        if isinstance(q, wq.ConstantScoreQuery):
+            v = self._eval(q.child, 0.0)
+            v.score[:] = 0.0
+            return v
+        if isinstance(q, wq.AndMaybe):
+            req = self._eval(q.a, boost)
+            opt = self._eval(q.b, boost)
+            req.score += np.where(req.match, opt.score, 0.0).astype(np.float32)
+            return req
+        if isinstance(q, wq.AndNot):
+            pos = self._eval(q.a, boost)
+            neg = self._eval(q.b, 0.0)
+            pos.match &= ~neg.match
+            return pos
+        if isinstance(q, wq.And):
+            subs = [self._eval(s, boost) for s in q.subqueries]
+            out = subs[0]
+            for s in subs[1:]:
+                out.match &= s.match
+                out.score += s.score
+            return out
+        if isinstance(q, wq.Or):
+            out = self.empty()
+            for s in q.subqueries:
+                v = self._eval(s, boost)
+                out.match |= v.match
+                out.score += v.score
+            return out
+        if isinstance(q, wq.Phrase):
+            return self._phrase(q, boost)
+        if isinstance(q, wq.Every):
+            v = self.empty()
+            v.match[:] = True
+            return v
+        if isinstance(q, wq.NumericRange):
+            lo = -np.inf if q.start is None else q.start
+            hi = np.inf if q.end is None else q.end
+            v = self.empty()
+            v.match = (self.published >= lo) & (self.published <= hi) & (self.published > 0)
+            return v
+        raise TypeError(f"query type {type(q).__name__} is not supported by the scorer")
+
+    def _phrase(self, q: wq.Phrase, boost: float) -> Vectors:
+        # Positions are checked by Whoosh, only on documents that hold every word.
+        words = [self._eval(wq.Term(q.fieldname, w), boost * q.boost) for w in q.words]
+        out = words[0]
+        for w in words[1:]:
+            out.match &= w.match
+            out.score += w.score
+        if out.match.any() and time.monotonic() > self.deadline:
+            # Out of time: keep the documents that hold every word, and say the result is partial.
+            self.partial = True
+        elif out.match.any():
+            allowed = np.zeros_like(out.match)
+            docs = list(self.searcher.docs_for_query(q))
+            if docs:
+                allowed[np.asarray(docs, np.int64)] = True
+            out.match &= allowed
+        return out
