@@ -199,12 +199,13 @@ def _searchsvc_rows(
     seconds = build_searchsvc_index(corpus, home, procs=os.cpu_count() or 1)
     for form in FORMS:
         variant = [Query(q.id, query_variants(q.text)[form]) for q in queries]
-        run, ms = search_searchsvc(home, variant, DEPTH)
-        yield _row(setting, "searchsvc", form, score_run(run, qrels), seconds, ms)
+        found = search_searchsvc(home, variant, DEPTH)
+        note = f"{found.rejected} queries refused" if found.rejected else ""
+        yield _row(setting, "searchsvc", form, score_run(found.run, qrels), seconds, found.query_ms, note)
 
 
-def _row(setting: str, system: str, form: str, m: Metrics, seconds: float, ms: float) -> Row:
-    return Row(setting, system, form, m.mrr10, m.ndcg10, m.recall10, m.recall100, m.queries, seconds, ms)
+def _row(setting: str, system: str, form: str, m: Metrics, seconds: float, ms: float, note: str = "") -> Row:
+    return Row(setting, system, form, m.mrr10, m.ndcg10, m.recall10, m.recall100, m.queries, seconds, ms, note)
 
 
 def evaluate(
@@ -233,12 +234,12 @@ def _print_table(setting: str, docs: int, rows: list[Row]) -> None:
     header = ("system", "form", "MRR@10", "nDCG@10", "R@10", "R@100", "index s", "q ms")
     print("{:<10} {:<14} {:>7} {:>8} {:>6} {:>6} {:>8} {:>7}".format(*header))
     for r in rows:
-        if r.note:
+        if r.form == "-":  # not run: the note says why
             print(f"{r.system:<10} {r.form:<14} {r.note}")
             continue
         print(
             f"{r.system:<10} {r.form:<14} {r.mrr10:7.3f} {r.ndcg10:8.3f} {r.recall10:6.3f} {r.recall100:6.3f} "
-            f"{r.index_seconds:8.1f} {r.query_ms:7.2f}"
+            f"{r.index_seconds:8.1f} {r.query_ms:7.2f}  {r.note}"
         )
 
 

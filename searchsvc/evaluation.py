@@ -33,6 +33,7 @@ __all__ = [
     "telex",
     "build_searchsvc_index",
     "search_searchsvc",
+    "SearchsvcRun",
     "run_searchsvc",
     "restrict_qrels",
 ]
@@ -225,19 +226,37 @@ def build_searchsvc_index(corpus_path: str | Path, index_dir: Path, procs: int =
     return time.perf_counter() - started
 
 
-def search_searchsvc(index_dir: Path, queries: Iterable[Query], depth: int = 100) -> tuple[dict[str, list[str]], float]:
-    """Run ``queries`` against a searchsvc index: the run, and the mean milliseconds per query."""
+@dataclass(frozen=True, slots=True)
+class SearchsvcRun:
+    run: dict[str, list[str]]
+    query_ms: float  # mean over the queries searched
+    rejected: int  # queries searchsvc refused (InputError, e.g. over its term limit): scored as no results
+
+
+def search_searchsvc(index_dir: Path, queries: Iterable[Query], depth: int = 100) -> SearchsvcRun:
+    """Run ``queries`` against a searchsvc index, top ``depth`` each."""
+    from searchsvc.errors import InputError
     from searchsvc.search import Engine, SearchRequest
 
     engine = Engine.open(index_dir)
     run: dict[str, list[str]] = {}
     elapsed = 0.0
+    rejected = 0
     for q in queries:
         started = time.perf_counter()
-        result = engine.search(SearchRequest(q=q.text, per_page=depth, highlight=False, facets=False, recency=False))
-        elapsed += time.perf_counter() - started
+        try:
+            result = engine.search(
+                SearchRequest(q=q.text, per_page=depth, highlight=False, facets=False, recency=False)
+            )
+        except InputError:
+            # The service's own limits apply to evaluation too: a refused query finds nothing.
+            rejected += 1
+            run[q.id] = []
+            continue
+        finally:
+            elapsed += time.perf_counter() - started
         run[q.id] = [hit.id for hit in result.hits]
-    return run, 1000 * elapsed / max(len(run), 1)
+    return SearchsvcRun(run, 1000 * elapsed / max(len(run), 1), rejected)
 
 
 def run_searchsvc(
@@ -253,13 +272,13 @@ def run_searchsvc(
     so several query forms can share one build; otherwise a temporary index is built and removed.
     """
     if index_dir is not None and index_dir.exists() and any(index_dir.iterdir()):
-        run, ms = search_searchsvc(index_dir, queries)
-        return _with_costs(score_run(run, restrict_qrels(qrels, queries)), 0.0, ms)
+        found = search_searchsvc(index_dir, queries)
+        return _with_costs(score_run(found.run, restrict_qrels(qrels, queries)), 0.0, found.query_ms)
     with tempfile.TemporaryDirectory(prefix="searchsvc-eval-") as tmp:
         home = index_dir or Path(tmp) / "index"
         seconds = build_searchsvc_index(corpus_path, home, procs=procs)
-        run, ms = search_searchsvc(home, queries)
-    return _with_costs(score_run(run, restrict_qrels(qrels, queries)), seconds, ms)
+        found = search_searchsvc(home, queries)
+    return _with_costs(score_run(found.run, restrict_qrels(qrels, queries)), seconds, found.query_ms)
 
 
 def restrict_qrels(qrels: dict[str, dict[str, int]], queries: Iterable[Query]) -> dict[str, dict[str, int]]:
