@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from searchsvc.analysis.normalize import canonical, canonical_text, fold, fold_text, normalize
-from searchsvc.analysis.segment import word_spans
 
 __all__ = [
     "Token", "analyse", "syllables", "postings", "canonical", "fold", "canonical_text", "fold_text",
@@ -67,6 +66,10 @@ def _analyse(text: str, words: bool) -> _Analysis:
     n = len(exact)
     positions = list(range(n))
     if words and n > 1:
+        # Imported here: pyvi loads its CRF model and scikit-learn (~3 s), which `searchsvc --help`,
+        # query parsing and highlighting never need.
+        from searchsvc.analysis.segment import word_spans
+
         for wstart, wend, _ in word_spans(norm):
             # Bisect the syllables only: word starts are appended to the same list as we go.
             first = bisect_right(starts, wstart, 0, n) - 1
