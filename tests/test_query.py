@@ -10,7 +10,9 @@ from searchsvc.query import Clause, parse
 
 def test_words_phrases_exclusions_and_filters() -> None:
     q = parse('trẻ em "bảo vệ" -công tag:"Trẻ em" category:Xã_hội author:An title:vàng')
-    assert q.groups == [[Clause("trẻ")], [Clause("em")], [Clause("bảo vệ", phrase=True)], [Clause("vàng", title_only=True)]]
+    assert q.groups == [
+        [Clause("trẻ")], [Clause("em")], [Clause("bảo vệ", phrase=True)], [Clause("vàng", title_only=True)]
+    ]
     assert q.excluded == [Clause("công")]
     assert q.filters == {"tag": ["Trẻ em"], "category": ["Xã_hội"], "author": ["An"]}
 
