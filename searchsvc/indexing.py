@@ -20,7 +20,7 @@ from tqdm import tqdm
 from whoosh import index as whoosh_index
 from whoosh.writing import SegmentWriter
 
-from searchsvc import vocabulary
+from searchsvc import segments, vocabulary
 from searchsvc.analysis import fold_text
 from searchsvc.articles import Article, Rejected, article_from_mapping, article_to_mapping
 from searchsvc.codec import FastW3Codec
@@ -79,6 +79,10 @@ def build_generation(
     """Write a complete index of ``items`` into the empty ``directory``; returns the document count."""
     ix = whoosh_index.create_in(str(directory), build_schema())
     procs = max(1, procs)
+    articles = _articles(items, report, progress, "indexing")
+    if segments.supported(ix.schema):
+        # ``procs`` worker processes each write whole segments, published together (see segments.py).
+        return segments.write_index(directory, articles, doc_fields, procs, FastW3Codec())
     # Whoosh's multi-process writer analyses in ``procs`` workers and keeps one segment per worker
     # (multisegment: no final merge, which would cost as much again in a single process).
     writer = (
@@ -88,7 +92,7 @@ def build_generation(
     )
     count = 0
     try:
-        for article in _articles(items, report, progress, "indexing"):
+        for article in articles:
             writer.add_document(**doc_fields(article))
             count += 1
         writer.commit()
