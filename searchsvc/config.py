@@ -36,7 +36,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CORS_ORIGINS", "", "Comma-separated site origins allowed to call the API from a browser ('*' for any)."),
     Setting("OPERATOR_TOKEN", "", "Token that enables POST/DELETE of articles over HTTP; empty disables them."),
     Setting("MAX_QUERY_CHARS", 500, "Longest accepted query text."),
-    Setting("MAX_QUERY_TERMS", 32, "Most terms (words, phrases, filters) in one query."),
+    Setting("MAX_QUERY_TERMS", 64, "Most terms (words, phrases, filters) in one query."),
     Setting("MAX_PER_PAGE", 100, "Largest `per_page`."),
     Setting("MAX_RESULT_WINDOW", 1000, "Deepest result reachable by paging (page * per_page)."),
     Setting("MAX_CONTENT_LENGTH", 1_000_000, "Largest request body in bytes."),

@@ -24,7 +24,9 @@ FIELD_WEIGHTS = {"text": 1.0, "title": 1.0}  # title/lead/body weights live in t
 EXACT_WEIGHT = 1.0  # on top of the folded match: an exact match counts double
 WORD_WEIGHT = 0.8  # bonus for matching the pyvi word a run of syllables forms
 CONTEXT_WEIGHT = 20.0  # how strongly word co-occurrence outweighs a syllable's own frequency
-MAX_CANDIDATES = 2
+MAX_CANDIDATES = 2  # accented forms per unaccented syllable
+MIN_SHARE = 0.05  # restored forms less likely than this are left to the folded match
+WORD_FORMS = 2  # accented readings of a folded word that earn a bonus
 # Function words that should not make a document fail the "every word" test (they still score).
 STOPWORDS = frozenset(
     "là của và có được các những một trong cho với đã đang sẽ bị thì mà này đó nào gì ai đâu bao nhiêu "
@@ -48,6 +50,7 @@ class Plan:
     corrected: str | None  # a spelling suggestion for the whole query text, when one helps
     excluded: wq.Query | None
     filters: list[wq.Query]
+    question: bool = False  # ranked over all words; the every-word tier does not apply
 
 
 def _syllables(text: str, vocab: Vocabulary) -> tuple[list[Syllable], bool]:
@@ -67,7 +70,10 @@ def _syllable(tok: Token, vocab: Vocabulary) -> Syllable:
 
 
 def restore(run: list[Syllable], vocab: Vocabulary) -> list[tuple[int, int, list[tuple[str, float]]]]:
-    """Fill each syllable's candidates in place; return pyvi-word bonuses as (start, end, [(word, weight)])."""
+    """Fill each syllable's candidates in place; return pyvi-word bonuses as (start, end, [(word, weight)]).
+
+    A form's likelihood mixes its frequency in the index and the pyvi words it forms with its neighbours.
+    """
     context: list[dict[str, float]] = [{} for _ in run]
     words: list[tuple[int, int, list[tuple[str, float]]]] = []
     for size in (2, 3, 4):
@@ -83,7 +89,7 @@ def restore(run: list[Syllable], vocab: Vocabulary) -> list[tuple[int, int, list
                         context[i + j][p] = context[i + j].get(p, 0.0) + df
             if found:
                 found_df = sum(df for _, df in found)
-                words.append((i, i + size, [(w, df / found_df) for w, df in found[:2]]))
+                words.append((i, i + size, [(w, df / found_df) for w, df in found[:WORD_FORMS]]))
     for s, ctx in zip(run, context):
         if s.accented:
             s.candidates = [(s.typed, 1.0)]
@@ -93,7 +99,7 @@ def restore(run: list[Syllable], vocab: Vocabulary) -> list[tuple[int, int, list
             scores[form] = df + CONTEXT_WEIGHT * ctx.get(form, 0.0)
         total = sum(scores.values())
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])[:MAX_CANDIDATES]
-        s.candidates = [(form, sc / total) for form, sc in ranked if total and sc / total >= 0.05]
+        s.candidates = [(form, sc / total) for form, sc in ranked if total and sc / total >= MIN_SHARE]
     return words
 
 
@@ -128,26 +134,63 @@ def word_bonus(words: list[tuple[int, int, list[tuple[str, float]]]], title_only
     out: list[wq.Query] = []
     for _, _, forms in words:
         for word, share in forms:
+            # A floor under the share: a rare reading (đồ_thị beside đô_thị) is worth finding when a
+            # document has it, and BM25's idf already rewards the rare word where it occurs.
             for f in _fields(title_only):
                 out.append(wq.Term(f, word, boost=FIELD_WEIGHTS[f] * WORD_WEIGHT * share))
     return out
 
 
-def _clause_query(clause: Clause, vocab: Vocabulary, bonus: list[wq.Query],
-                  marker_exact: set[str], marker_fold: set[str]) -> tuple[wq.Query | None, bool]:
-    """The query for one clause, and whether it is only a stopword (optional in the strict query)."""
+def _clause_query(clause: Clause, vocab: Vocabulary, bonus: list[wq.Query], marker: tuple[set[str], set[str]],
+                  seen: list[Syllable]) -> wq.Query | None:
+    """The query for a phrase or one alternative of an OR group: all its syllables (in order for a phrase)."""
     run, _ = _syllables(clause.text, vocab)
     if not run:
-        return None, False
+        return None
     words = restore(run, vocab)
+    seen.extend(run)
     for s in run:
-        _mark(s, marker_exact, marker_fold)
+        _mark(s, *marker)
     if clause.phrase:
-        return phrase_query(run, clause.title_only), False
+        return phrase_query(run, clause.title_only)
     bonus.extend(word_bonus(words, clause.title_only))
     parts = [syllable_query(s, clause.title_only) for s in run]
-    stop = len(run) == 1 and run[0].typed in STOPWORDS
-    return (parts[0] if len(parts) == 1 else wq.And(parts)), stop
+    return parts[0] if len(parts) == 1 else wq.And(parts)
+
+
+# Words that make a query a question. A question is not a list of keywords: its answer rarely repeats
+# every word of it, so questions are ranked over all their words instead of every-word-first.
+QUESTION_WORDS = frozenset("ai gì nào đâu mấy".split())
+QUESTION_PHRASES = frozenset(
+    "bao nhiêu|bao lâu|bao giờ|thế nào|tại sao|vì sao|làm sao|khi nào|lúc nào|năm nào|ở đâu|là gì".split("|")
+)
+_QUESTION_FOLDED = frozenset({"ai", "gi"} | {fold_text(p) for p in QUESTION_PHRASES})
+
+
+def is_question(text: str, run: list[Syllable]) -> bool:
+    if text.rstrip().endswith("?"):
+        return True
+    for i, s in enumerate(run):
+        pair = run[i : i + 2]
+        if s.accented and s.typed in QUESTION_WORDS:
+            return True
+        if len(pair) == 2 and " ".join(x.typed for x in pair) in QUESTION_PHRASES:
+            return True
+        if not s.accented and (s.folded in _QUESTION_FOLDED or
+                               (len(pair) == 2 and " ".join(x.folded for x in pair) in _QUESTION_FOLDED)):
+            return True
+    return False
+
+
+COMMON_SHARE = 0.1
+
+
+def _optional(s: Syllable, vocab: Vocabulary) -> bool:
+    """Words that should not make a document fail the "every word" test: function words, and words
+    so common in this index that requiring them says little (Lucene's "common terms" idea)."""
+    if s.typed in STOPWORDS:
+        return True
+    return vocab.fold_df.get(s.folded, 0) > COMMON_SHARE * max(1, vocab.doc_count)
 
 
 MARK_SHARE = 0.2  # a restored form this likely is what the user meant: highlight it, not every lookalike
@@ -165,58 +208,55 @@ def _mark(s: Syllable, exact: set[str], folded: set[str]) -> None:
         folded.add(s.folded)
 
 
-def plan(parsed: ParsedQuery, vocab: Vocabulary) -> Plan:
+def plan(parsed: ParsedQuery, vocab: Vocabulary, text: str = "") -> Plan:
     # Consecutive single plain words are restored together, so context spans the whole query.
     groups: list[list[Clause]] = []
     for group in parsed.groups:
         if (len(group) == 1 and not group[0].phrase and groups and len(groups[-1]) == 1
                 and not groups[-1][0].phrase and groups[-1][0].title_only == group[0].title_only):
-            merged = Clause(groups[-1][0].text + " " + group[0].text, title_only=group[0].title_only)
-            groups[-1] = [merged]
+            groups[-1] = [Clause(groups[-1][0].text + " " + group[0].text, title_only=group[0].title_only)]
         else:
             groups.append(list(group))
-    required: list[wq.Query] = []
-    optional: list[wq.Query] = []
-    anyof: list[wq.Query] = []
-    marker_exact: set[str] = set()
-    marker_fold: set[str] = set()
+    required: list[wq.Query] = []  # every one must match for the every-word tier
+    optional: list[wq.Query] = []  # scores only
+    anyof: list[wq.Query] = []  # at least one must match at all
+    marker: tuple[set[str], set[str]] = (set(), set())
+    seen: list[Syllable] = []
     for group in groups:
-        alts = []
-        for clause in group:
-            if len(group) == 1 and not clause.phrase:
-                # A run of plain words: each syllable is its own requirement.
-                run, _ = _syllables(clause.text, vocab)
-                words = restore(run, vocab)
-                optional.extend(word_bonus(words, clause.title_only))
-                for s in run:
-                    _mark(s, marker_exact, marker_fold)
-                    q = syllable_query(s, clause.title_only)
-                    anyof.append(q)
-                    (optional if s.typed in STOPWORDS else required).append(q)
-                continue
-            q, _ = _clause_query(clause, vocab, optional, marker_exact, marker_fold)
-            if q is not None:
-                alts.append(q)
+        if len(group) == 1 and not group[0].phrase:
+            # A run of plain words: each syllable is its own requirement.
+            clause = group[0]
+            run, _ = _syllables(clause.text, vocab)
+            seen.extend(run)
+            optional.extend(word_bonus(restore(run, vocab), clause.title_only))
+            for s in run:
+                _mark(s, *marker)
+                q = syllable_query(s, clause.title_only)
+                anyof.append(q)
+                (optional if _optional(s, vocab) else required).append(q)
+            continue
+        alts = [q for q in (_clause_query(c, vocab, optional, marker, seen) for c in group) if q is not None]
         if alts:
             q = alts[0] if len(alts) == 1 else wq.Or(alts)
             required.append(q)
             anyof.append(q)
-    if not required and optional:
-        required, optional = [q for q in anyof], [q for q in optional if q not in anyof]
-    strict = None
+    if not required:
+        required = list(anyof)  # only function words: then they are the query
+    bonus = [q for q in optional if q not in anyof]
+    loose = wq.Or(anyof + bonus) if anyof else None
+    strict: wq.Query | None = None
     if required:
         strict = required[0] if len(required) == 1 else wq.And(required)
-        if optional:
-            strict = wq.AndMaybe(strict, wq.Or(optional))
-    loose = None
-    if anyof:
-        loose = wq.Or(anyof + [q for q in optional if q not in anyof])
+        extra = [q for q in optional if q not in required]
+        if extra:
+            strict = wq.AndMaybe(strict, wq.Or(extra))
+    question = loose is not None and is_question(text, seen)
     excluded = _excluded(parsed.excluded, vocab)
     filters = [wq.Term("tag_key", fold_text(t)) for t in parsed.filters["tag"]]
     filters += [wq.Term("category_key", fold_text(c)) for c in parsed.filters["category"]]
     filters += [wq.Term("author_key", fold_text(a)) for a in parsed.filters["author"]]
-    return Plan(strict, loose, Marker(frozenset(marker_exact), frozenset(marker_fold)),
-                correct(parsed, vocab), excluded, filters)
+    return Plan(loose if question else strict, loose, Marker(frozenset(marker[0]), frozenset(marker[1])),
+                correct(parsed, vocab), excluded, filters, question)
 
 
 def _excluded(clauses: list[Clause], vocab: Vocabulary) -> wq.Query | None:

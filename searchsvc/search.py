@@ -210,12 +210,12 @@ class Engine:
         if terms > int(self.settings["MAX_QUERY_TERMS"]):
             raise InputError(f"the query has {terms} terms; the limit is {self.settings['MAX_QUERY_TERMS']}")
         with self._lock:
-            p = plan(parsed, self.vocabulary)
+            p = plan(parsed, self.vocabulary, req.q)
             filt = self._filter(p, req)
             result = self._run(p, filt, req)
             if result.total == 0 and p.corrected and p.corrected != req.q:
                 # Fuzzy fallback: nothing matched what was typed; show what the vocabulary suggests.
-                p2 = plan(parse(p.corrected), self.vocabulary)
+                p2 = plan(parse(p.corrected), self.vocabulary, p.corrected)
                 retry = self._run(p2, filt, req)
                 if retry.total:
                     result = retry
@@ -247,11 +247,12 @@ class Engine:
             docs, scores = self._collect(ev, wq.Every(), filt, p.excluded, "newest", False)
         else:
             docs, scores = self._collect(ev, p.strict, filt, p.excluded, req.sort, req.recency)
+            all_words = not p.question
             if len(docs) < window and p.loose is not None:
                 # Fewer than a page match every word: articles matching most of the words follow.
                 more, more_scores = self._collect(ev, p.loose, filt, p.excluded, req.sort, req.recency)
                 extra = ~np.isin(more, docs)
-                all_words = not bool(extra.any())
+                all_words = all_words and not bool(extra.any())
                 docs = np.concatenate([docs, more[extra]])
                 scores = np.concatenate([scores, more_scores[extra]])
         start = (req.page - 1) * req.per_page

@@ -28,6 +28,7 @@ class Vocabulary:
     words: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     exact_df: dict[str, int] = field(default_factory=dict)
     fold_df: dict[str, int] = field(default_factory=dict)
+    doc_count: int = 0
 
     def candidates(self, folded: str) -> list[tuple[str, int]]:
         table = self.words if WORD_JOINER in folded else self.syllables
@@ -48,7 +49,7 @@ def build(reader: Any) -> Vocabulary:
     for table in (syllables, words):
         for forms in table.values():
             forms.sort(key=lambda f: -f[1])
-    return Vocabulary(dict(syllables), dict(words), dict(exact_df), dict(fold_df))
+    return Vocabulary(dict(syllables), dict(words), dict(exact_df), dict(fold_df), reader.doc_count())
 
 
 def _doc_frequencies(reader: Any, fieldname: str) -> dict[str, int]:

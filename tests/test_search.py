@@ -88,7 +88,7 @@ def test_limits_raise_input_errors(engine: Engine) -> None:
     with pytest.raises(InputError):
         engine.search(SearchRequest(q="a", page=200, per_page=10))
     with pytest.raises(InputError):
-        engine.search(SearchRequest(q=" ".join(f"w{i}" for i in range(40))))
+        engine.search(SearchRequest(q=" ".join(f"w{i}" for i in range(70))))
 
 
 def test_did_you_mean_and_fuzzy_fallback(engine: Engine) -> None:
