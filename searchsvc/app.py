@@ -11,7 +11,8 @@ import importlib
 import importlib.util
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from searchsvc.config import DEFAULTS
-from searchsvc.errors import IndexUnavailable, SearchsvcError
+from searchsvc.errors import IndexUnavailable, InputError, SearchsvcError
 from searchsvc.search import Engine
 
 log = logging.getLogger(__name__)
@@ -49,17 +50,33 @@ class EngineSlot:
             if self._engine is None:
                 # IndexUnavailable propagates and the slot stays empty: the next request tries again,
                 # which is how a worker recovers once a good generation is published.
-                self._engine = Engine.open(self.index_dir, self.settings)
+                with _unreadable_is_unavailable(self.index_dir):
+                    self._engine = Engine.open(self.index_dir, self.settings)
                 return self._engine
             engine = self._engine
         try:
-            engine.refresh()
+            with _unreadable_is_unavailable(self.index_dir):
+                engine.refresh()
         except IndexUnavailable:
             with self._lock:
                 if self._engine is engine:
                     self._engine = None
             raise
         return engine
+
+
+@contextmanager
+def _unreadable_is_unavailable(index_dir: Path) -> Iterator[None]:
+    """Whoosh reports damaged files with many exception types (its own IndexError, struct.error, ...):
+    whatever opening an index raises, the worker has no usable index, which is a 503, not a 500."""
+    try:
+        yield
+    except SearchsvcError:
+        raise
+    except Exception as exc:
+        log.exception("cannot open the index in %s", index_dir)
+        raise IndexUnavailable(f"the index in {index_dir} cannot be read ({type(exc).__name__}: {exc}); "
+                               "run `searchsvc reindex SOURCE...`") from None
 
 
 def get_engine() -> Engine:
@@ -73,6 +90,8 @@ def get_engine() -> Engine:
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
+    # No 308 redirect (with an HTML body) for "//" in a path: an encoded "/" in a tag or id is data.
+    app.url_map.merge_slashes = False
     app.config.from_mapping(DEFAULTS)
     app.config.from_prefixed_env("SEARCHSVC")
     if test_config is not None:
@@ -94,6 +113,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             app.register_blueprint(web.bp)
 
     app.register_error_handler(Exception, _handle_error)
+    app.before_request(_utf8_query_string)
     app.before_request(_preflight)
     app.after_request(_cors)
     app.after_request(_security_headers)
@@ -132,6 +152,15 @@ def _allowed_origin() -> str | None:
     if "*" in configured or origin.rstrip("/") in configured:
         return origin
     return None
+
+
+def _utf8_query_string() -> None:
+    # Werkzeug decodes the raw query string strictly when parsing ``request.args``: bytes that are not
+    # UTF-8 (sent unescaped) would surface as a UnicodeDecodeError, a 500, in whichever view reads it.
+    try:
+        request.query_string.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("the query string is not valid UTF-8: percent-encode it as UTF-8") from None
 
 
 def _preflight() -> Response | None:

@@ -10,16 +10,21 @@ Layout of a home::
     changes.jsonl      journal of add/delete since the oldest running reindex began
 
 Locks are ``flock`` locks: the kernel releases them when a process dies, even by SIGKILL, so a
-killed job never leaves a stale lock behind.
+killed job never leaves a stale lock behind. A flock belongs to the open file, which ``fork`` shares:
+the helper processes of a multi-process reindex would keep the lock (and, blocked on their dead
+parent's queue, live forever) after the parent is killed. So a child forked while a lock is held
+closes its copy and is set to die with its parent (``_after_fork_in_child``).
 """
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import json
 import os
 import re
 import shutil
+import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +38,33 @@ from searchsvc.schema import SCHEMA_VERSION
 
 _GEN = re.compile(r"^gen-(\d{6})$")
 META = "meta.json"
+_PR_SET_PDEATHSIG = 1
+_held: set[int] = set()  # descriptors of the locks this process holds
+
+
+_forked_from = 0  # pid of the process that last forked, as the child sees it
+
+
+def _before_fork() -> None:
+    global _forked_from
+    _forked_from = os.getpid()
+
+
+def _after_fork_in_child() -> None:
+    if not _held:
+        return
+    for fd in _held:
+        os.close(fd)  # the parent's flock stays: it is released when the last holder closes it
+    _held.clear()
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
+    except (OSError, AttributeError):  # not Linux: the lock is safe, only the orphan may linger
+        return
+    if os.getppid() != _forked_from:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
 
 
 @dataclass(frozen=True)
@@ -163,8 +195,10 @@ class IndexHome:
                             f"another job holds {self.path / (name + '.lock')} (waited {timeout:.0f} s); try again"
                         ) from None
                     time.sleep(0.05)
+            _held.add(fd)
             yield
         finally:
+            _held.discard(fd)
             os.close(fd)  # closing the descriptor releases the flock
 
     # -- the journal of incremental changes, replayed into a generation built meanwhile ---------

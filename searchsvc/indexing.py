@@ -21,7 +21,7 @@ from whoosh import index as whoosh_index
 from whoosh.writing import SegmentWriter
 
 from searchsvc import segments, vocabulary
-from searchsvc.analysis import fold_text
+from searchsvc.analysis import analyse, fold_text
 from searchsvc.articles import Article, Rejected, article_from_mapping, article_to_mapping
 from searchsvc.codec import FastW3Codec
 from searchsvc.errors import InputError
@@ -114,15 +114,18 @@ def reindex(
             journal_start = home.journal_size()
         number, build = home.new_build_dir()
         count = build_generation(build, items, procs, report, progress)
+        # The accent-restoration vocabulary ships inside the generation it describes. It is built
+        # before taking the writer lock (it takes seconds per thousand articles, and every add and
+        # delete waits on that lock); like an add to a serving generation, replayed changes do not
+        # update it.
+        with whoosh_index.open_dir(str(build)).searcher() as s:
+            vocabulary.save(build, vocabulary.build(s.reader()))
         with home.lock("writer", WRITER_LOCK_TIMEOUT):
             replayed = home.read_journal(journal_start)
             if replayed:
                 _apply_changes(whoosh_index.open_dir(str(build)), replayed)
-            ix = whoosh_index.open_dir(str(build))
-            with ix.searcher() as s:
+            with whoosh_index.open_dir(str(build)).searcher() as s:
                 count = s.doc_count()
-                # The accent-restoration vocabulary ships inside the generation it describes.
-                vocabulary.save(build, vocabulary.build(s.reader()))
             home.write_meta(build, {"doc_count": count, "created": datetime.now(UTC).isoformat(),
                                     "rejected": len(report.rejected)})
             gen = home.publish(number, build)
@@ -168,6 +171,9 @@ def _journal_if_reindexing(home: IndexHome, entries: list[dict[str, Any]]) -> No
 
 
 def _change(home: IndexHome, entries: list[dict[str, Any]]) -> tuple[int, int, int]:
+    # The first analysis in a process loads pyvi and its model (seconds): not while holding the lock
+    # that every other add, delete and reindex switch waits on.
+    analyse("Việt Nam")
     with home.lock("writer", WRITER_LOCK_TIMEOUT):
         gen = home.current()
         home.meta(gen)  # refuses an index of another schema version
