@@ -1,0 +1,160 @@
+"""Query latency in process: searchsvc's ``Engine.search`` against SQLite FTS5 on the same queries.
+
+The index is baomoi 2017 (``--limit N`` for the first N records) with tags derived from titles and a
+seeded mix of queries (see bench/_corpus.py for both rules). searchsvc answers as the API does: page 1,
+10 hits with highlighted titles and snippets, facets on. FTS5 (``unicode61 remove_diacritics 2``)
+answers with the total count and 10 hits by bm25 with ``highlight()`` of the title and ``snippet()``
+of the text. The queries run interleaved (searchsvc, then FTS5, per query) so machine load affects both
+alike, after one untimed warm-up pass over the whole mix.
+
+    python bench/query_latency.py --limit 2000            # development
+    python bench/query_latency.py --json query_latency.json
+"""
+
+from __future__ import annotations
+
+import cProfile
+import json
+import pstats
+import sqlite3
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _corpus as corpus  # noqa: E402
+
+from searchsvc.search import Engine, SearchRequest  # noqa: E402
+
+TARGET_P50_MS = 20.0
+TARGET_P95_MS = 60.0
+
+
+class Fts5:
+    def __init__(self, path: Path) -> None:
+        self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+
+    def search(self, q: corpus.Query) -> tuple[int, list[tuple[Any, ...]]]:
+        match = corpus.fts5_match(q.q)
+        if match is None:
+            return 0, []
+        where = "docs MATCH ?"
+        args: list[Any] = [match]
+        for tag in q.tags:
+            where += " AND docs.rowid IN (SELECT docid FROM tags WHERE tag = ?)"
+            args.append(tag.lower())
+        total = self.db.execute(f"SELECT count(*) FROM docs WHERE {where}", args).fetchone()[0]
+        hits = self.db.execute(
+            "SELECT rowid, highlight(docs, 0, '<mark>', '</mark>'), "
+            "snippet(docs, -1, '<mark>', '</mark>', '…', 32) "
+            f"FROM docs WHERE {where} ORDER BY bm25(docs, 3.0, 2.0, 1.0) LIMIT 10",
+            args,
+        ).fetchall()
+        return total, hits
+
+
+def request(q: corpus.Query) -> SearchRequest:
+    return SearchRequest(q=q.q, tags=q.tags, per_page=10)
+
+
+@click.command()
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Index only the first N records.")
+@click.option("--queries", "n_queries", type=click.IntRange(min=1), default=300, show_default=True)
+@click.option("--seed", type=int, default=2017, show_default=True)
+@click.option("--rebuild", is_flag=True, help="Rebuild the cached searchsvc index and FTS5 database.")
+@click.option("--profile", "profile_top", type=click.IntRange(min=0), default=0,
+              help="Also cProfile Engine.search over the mix and print the top N functions (cumulative).")
+@click.option("--json", "json_name", default=None, help="Write the figures to bench/out/NAME.")
+def main(limit: int | None, n_queries: int, seed: int, rebuild: bool, profile_top: int, json_name: str | None) -> None:
+    """p50/p95/p99 of a full search response, searchsvc vs SQLite FTS5."""
+    articles, vocab = corpus.load_articles(limit)
+    queries = corpus.make_queries(articles, vocab, n_queries, seed)
+    home = corpus.searchsvc_index(articles, limit, rebuild)
+    fts = Fts5(corpus.fts5_database(articles, limit, rebuild))
+    engine = Engine.open(home)
+
+    for q in queries:  # warm-up: caches, OS page cache, pyvi/CRF models
+        engine.search(request(q))
+        fts.search(q)
+
+    load_before = corpus.uptime()
+    ours: list[float] = []
+    theirs: list[float] = []
+    cpu = [0.0, 0.0]  # CPU seconds of this thread: less sensitive than wall time to a busy machine
+    totals: list[tuple[int, int]] = []
+    for q in queries:
+        c0, t0 = time.thread_time(), time.perf_counter()
+        result = engine.search(request(q))
+        c1, t1 = time.thread_time(), time.perf_counter()
+        total, _ = fts.search(q)
+        c2, t2 = time.thread_time(), time.perf_counter()
+        cpu[0] += c1 - c0
+        cpu[1] += c2 - c1
+        ours.append((t1 - t0) * 1000)
+        theirs.append((t2 - t1) * 1000)
+        totals.append((result.total, total))
+    load_after = corpus.uptime()
+
+    s, f = corpus.percentiles(ours), corpus.percentiles(theirs)
+    s["cpu_mean"], f["cpu_mean"] = (c * 1000 / len(queries) for c in cpu)
+    cols = ("mean", "p50", "p95", "p99", "max", "cpu_mean")
+    rows = [["", "mean ms", "p50 ms", "p95 ms", "p99 ms", "max ms", "CPU ms (mean)"]]
+    for name, p in (("searchsvc", s), ("sqlite fts5", f)):
+        rows.append([name] + [f"{p[k]:.1f}" for k in cols])
+    rows.append(["ratio"] + [f"{s[k] / f[k]:.1f}x" if f[k] else "-" for k in cols])
+    info = corpus.index_info(home)
+    zero_ours = sum(1 for a, _ in totals if a == 0)
+    zero_fts = sum(1 for _, b in totals if b == 0)
+    print(f"{info['articles']:,} articles, index {info['index_bytes'] / 2**20:.0f} MiB; {len(queries)} queries "
+          f"({sum(1 for q in queries if q.tags)} with a tag filter, "
+          f"{sum(1 for q in queries if q.q.startswith(chr(34)))} phrases); "
+          f"no hits: searchsvc {zero_ours}, fts5 {zero_fts}")
+    print(corpus.table(rows))
+    ok = s["p50"] <= TARGET_P50_MS and s["p95"] <= TARGET_P95_MS
+    print(f"target p50 <= {TARGET_P50_MS:.0f} ms, p95 <= {TARGET_P95_MS:.0f} ms: {'met' if ok else 'MISSED'}")
+    print(f"{load_before} (before) / {load_after} (after)")
+
+    slowest = sorted(zip(ours, queries), key=lambda t: -t[0])[:10]
+    print("slowest searchsvc queries:")
+    for ms, q in slowest:
+        print(f"  {ms:7.1f} ms  {q.label()}")
+
+    profile: list[str] = []
+    if profile_top:
+        profile = _profile(engine, queries, profile_top)
+        print("\n".join(profile))
+
+    if json_name:
+        out = corpus.OUT / Path(json_name).name
+        out.write_text(json.dumps({
+            "corpus": corpus.size_label(limit), **info, "queries": len(queries), "seed": seed,
+            "searchsvc_ms": s, "fts5_ms": f, "target_met": ok, "load_before": load_before,
+            "load_after": load_after, "no_hits": {"searchsvc": zero_ours, "fts5": zero_fts},
+            "slowest": [{"ms": round(ms, 1), "query": q.label()} for ms, q in slowest], "profile": profile,
+        }, ensure_ascii=False, indent=2), encoding="utf-8")
+        print(f"wrote {out}")
+
+
+def _profile(engine: Engine, queries: list[corpus.Query], top: int) -> list[str]:
+    prof = cProfile.Profile()
+    prof.enable()
+    for q in queries:
+        engine.search(request(q))
+    prof.disable()
+    stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+    lines = []
+    for title, key in (("cumulative", 3), ("own", 2)):
+        lines += [f"cProfile of Engine.search over {len(queries)} queries: top {top} by {title} time",
+                  f"{'cum s':>8} {'own s':>8} {'calls':>9}  function"]
+        ranked = sorted(stats.items(), key=lambda kv: -kv[1][key])
+        for (path, line, name), (_cc, calls, own, cum, _callers) in ranked[:top]:
+            where = f"{Path(path).parent.name}/{Path(path).name}:{line}" if line else path
+            lines.append(f"{cum:8.3f} {own:8.3f} {calls:9d}  {name} ({where})")
+    return lines
+
+if __name__ == "__main__":
+    main()

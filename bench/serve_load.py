@@ -1,0 +1,274 @@
+"""Served load: ``searchsvc serve`` (gunicorn) on loopback under a bounded concurrent load.
+
+The server runs over the index bench/query_latency.py builds (same corpus, tags and cache, built here
+if missing). The load is 1,000 distinct queries from the same generator, requested in a Zipf-like
+repeat mix (weight of the query of rank r ∝ 1/r^s, s = 1.1; a seeded sample), by ``--connections``
+threads each holding one keep-alive ``http.client`` connection, until ``--duration`` seconds or
+``--requests`` requests, whichever comes first. A short untimed warm-up opens each worker's engine.
+Peak RSS per worker is VmHWM from /proc/<pid>/status of each child of the gunicorn master.
+
+    python bench/serve_load.py --limit 2000 --duration 20     # development
+    python bench/serve_load.py --json serve_load.json
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _corpus as corpus  # noqa: E402
+
+HOST = "127.0.0.1"
+TARGET_RPS = 300.0
+TARGET_P99_MS = 150.0
+TARGET_RSS_MB = 400.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def path_for(q: corpus.Query) -> str:
+    params = [("q", q.q), ("per_page", "10")] + [("tag", t) for t in q.tags]
+    return "/api/search?" + urllib.parse.urlencode(params)
+
+
+@contextmanager
+def server(home: Path, workers: int, log_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """``searchsvc serve`` on a free loopback port; stopped (its whole process group) on the way out."""
+    port = free_port()
+    exe = Path(sys.executable).with_name("searchsvc")
+    cmd = [str(exe), "--index-dir", str(home), "--quiet", "serve", "--host", HOST, "--port", str(port),
+           "--workers", str(workers)]
+    with open(log_path, "wb") as log:
+        # A session of its own, so stopping it stops the master and every worker, and a Ctrl-C in
+        # this terminal reaches only this script, which then stops the server itself.
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_ready(proc, port, log_path)
+        yield proc, port
+    finally:
+        _stop(proc)
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], port: int, log_path: Path, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise click.ClickException(f"the server exited with {proc.returncode}; see {log_path}")
+        conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+        try:
+            conn.request("GET", "/healthz")
+            response = conn.getresponse()
+            if response.status == 200:
+                return
+            # The worker opens the index on this first request: any other answer will not change.
+            body = response.read().decode("utf-8", "replace")[:300]
+            raise click.ClickException(f"the server answers /healthz with {response.status}: {body}")
+        except (ConnectionError, http.client.HTTPException):
+            pass  # not listening yet
+        finally:
+            conn.close()
+        time.sleep(0.2)
+    raise click.ClickException(f"the server did not answer /healthz within {timeout:.0f} s; see {log_path}")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)  # gunicorn: graceful shutdown of master and workers
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    except ProcessLookupError:
+        pass
+
+
+def worker_pids(master: int) -> list[int]:
+    """The gunicorn workers: processes whose parent is the master."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text(encoding="ascii", errors="replace")
+        except OSError:
+            continue  # exited meanwhile
+        # Field 4 is the parent pid; field 2, the command, may contain spaces and parentheses.
+        if int(text.rsplit(")", 1)[1].split()[1]) == master:
+            children.append(int(stat.parent.name))
+    return sorted(children)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def status_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text(encoding="ascii").splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+class Load:
+    """Threads, each with one keep-alive connection, taking the next path of a shared sequence."""
+
+    def __init__(self, port: int, paths: Sequence[str], connections: int, duration: float) -> None:
+        self.port = port
+        self.paths = paths
+        self.connections = connections
+        self.duration = duration
+        self._next = 0
+        self._lock = threading.Lock()
+        self.latencies: list[float] = []
+        self.errors: dict[str, int] = {}
+        self.stop = threading.Event()
+
+    def _take(self) -> str | None:
+        with self._lock:
+            if self._next >= len(self.paths) or self.stop.is_set():
+                return None
+            self._next += 1
+            return self.paths[self._next - 1]
+
+    def _error(self, kind: str) -> None:
+        with self._lock:
+            self.errors[kind] = self.errors.get(kind, 0) + 1
+
+    def _client(self) -> None:
+        conn = http.client.HTTPConnection(HOST, self.port, timeout=30)
+        mine: list[float] = []
+        try:
+            while (path := self._take()) is not None:
+                t0 = time.perf_counter()
+                try:
+                    conn.request("GET", path, headers={"Accept-Encoding": "identity"})
+                    response = conn.getresponse()
+                    response.read()
+                    elapsed = (time.perf_counter() - t0) * 1000
+                    if response.status == 200:
+                        mine.append(elapsed)
+                    else:
+                        self._error(f"HTTP {response.status}")
+                except (OSError, http.client.HTTPException) as exc:
+                    self._error(type(exc).__name__)
+                    conn.close()  # http.client reconnects on the next request
+        finally:
+            conn.close()
+            with self._lock:
+                self.latencies += mine
+
+    def run(self) -> float:
+        threads = [threading.Thread(target=self._client, daemon=True) for _ in range(self.connections)]
+        start = time.perf_counter()
+        for t in threads:
+            t.start()
+        deadline = start + self.duration
+        try:
+            while any(t.is_alive() for t in threads):
+                if time.perf_counter() >= deadline:
+                    self.stop.set()
+                time.sleep(0.02)
+        except BaseException:
+            self.stop.set()
+            raise
+        return time.perf_counter() - start
+
+
+def zipf_paths(queries: Sequence[corpus.Query], n: int, s: float, seed: int) -> list[str]:
+    weights = [1 / (rank ** s) for rank in range(1, len(queries) + 1)]
+    rng = random.Random(seed)
+    return [path_for(q) for q in rng.choices(queries, weights=weights, k=n)]
+
+
+@click.command()
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Index only the first N records.")
+@click.option("--distinct", type=click.IntRange(min=1), default=1000, show_default=True, help="Distinct queries.")
+@click.option("--zipf", "zipf_s", type=float, default=1.1, show_default=True, help="Zipf exponent of the mix.")
+@click.option("--connections", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option("--duration", type=click.FloatRange(min=1), default=60.0, show_default=True, help="Seconds, at most.")
+@click.option("--requests", "max_requests", type=click.IntRange(min=1), default=100_000, show_default=True,
+              help="Requests, at most.")
+@click.option("--warmup", type=click.IntRange(min=0), default=200, show_default=True, help="Untimed requests first.")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--seed", type=int, default=2017, show_default=True)
+@click.option("--rebuild", is_flag=True, help="Rebuild the cached index.")
+@click.option("--json", "json_name", default=None, help="Write the figures to bench/out/NAME.")
+def main(limit: int | None, distinct: int, zipf_s: float, connections: int, duration: float, max_requests: int,
+         warmup: int, workers: int, seed: int, rebuild: bool, json_name: str | None) -> None:
+    """Requests/s, latency percentiles, errors and peak RSS per worker of `searchsvc serve`."""
+    articles, vocab = corpus.load_articles(limit)
+    queries = corpus.make_queries(articles, vocab, distinct, seed)
+    home = corpus.searchsvc_index(articles, limit, rebuild)
+    paths = zipf_paths(queries, max_requests, zipf_s, seed)
+    warm = zipf_paths(queries, warmup, zipf_s, seed + 1)
+    del articles  # the client process need not hold the corpus during the run
+    # SIGTERM (a CI timeout, kill) unwinds like Ctrl-C, so the server is stopped either way.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
+
+    log_path = corpus.OUT / "serve_load.server.log"
+    with server(home, workers, log_path) as (proc, port):
+        Load(port, warm, connections, duration).run()
+        load_before = corpus.uptime()
+        load = Load(port, paths, connections, duration)
+        seconds = load.run()
+        load_after = corpus.uptime()
+        pids = worker_pids(proc.pid)
+        rss = {pid: {"peak_mb": status_kb(pid, "VmHWM") / 1024, "rss_mb": status_kb(pid, "VmRSS") / 1024}
+               for pid in pids}
+
+    lat = corpus.percentiles(load.latencies)
+    done = len(load.latencies) + sum(load.errors.values())
+    rps = done / seconds if seconds else 0.0
+    errors = sum(load.errors.values())
+    peak = max((r["peak_mb"] for r in rss.values()), default=0.0)
+    info = corpus.index_info(home)
+    print(f"{info['articles']:,} articles, index {info['index_bytes'] / 2**20:.0f} MiB; {distinct} distinct "
+          f"queries, Zipf s={zipf_s}; {connections} connections, {workers} workers; {seconds:.1f} s")
+    rows = [["requests", "req/s", "mean ms", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors",
+             "peak RSS/worker MB"]]
+    rows.append([f"{done:,}", f"{rps:.0f}"] + [f"{lat.get(k, 0):.1f}" for k in ("mean", "p50", "p95", "p99", "max")]
+                + [str(errors), " / ".join(f"{r['peak_mb']:.0f}" for r in rss.values())])
+    print(corpus.table(rows))
+    if load.errors:
+        print("errors: " + ", ".join(f"{k} × {n}" for k, n in sorted(load.errors.items())))
+    ok = rps >= TARGET_RPS and lat.get("p99", 1e9) <= TARGET_P99_MS and errors == 0 and peak <= TARGET_RSS_MB
+    print(f"target >= {TARGET_RPS:.0f} req/s, p99 <= {TARGET_P99_MS:.0f} ms, 0 errors, <= {TARGET_RSS_MB:.0f} MB "
+          f"per worker: {'met' if ok else 'MISSED'}")
+    print(f"{load_before} (before) / {load_after} (after)")
+    if json_name:
+        out = corpus.OUT / Path(json_name).name
+        result: dict[str, Any] = {
+            "corpus": corpus.size_label(limit), **info, "distinct_queries": distinct, "zipf_s": zipf_s,
+            "connections": connections, "workers": workers, "seconds": seconds, "requests": done, "rps": rps,
+            "latency_ms": lat, "errors": load.errors, "workers_rss_mb": rss, "target_met": ok,
+            "load_before": load_before, "load_after": load_after,
+        }
+        out.write_text(json.dumps(result, indent=2), encoding="utf-8")
+        print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
