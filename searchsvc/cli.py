@@ -214,12 +214,15 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
               help="Queries JSONL {id, text}.")
 @click.option("--qrels", required=True, type=click.Path(exists=True, dir_okay=False), help="TREC qrels.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-def evaluate(corpus: str, queries: str, qrels: str, as_json: bool) -> None:
+@click.option("--recency", is_flag=True, help="Apply the news recency lift (off by default: judged sets are timeless).")
+@click.option("--procs", type=int, default=None, help="Processes for indexing the corpus (default: every core).")
+def evaluate(corpus: str, queries: str, qrels: str, as_json: bool, recency: bool, procs: int | None) -> None:
     """Index CORPUS in a temporary folder, run QUERIES and score them against QRELS."""
     from searchsvc.evaluation import load_qrels, load_queries, run_searchsvc
 
     try:
-        metrics = run_searchsvc(corpus, load_queries(queries), load_qrels(qrels))
+        metrics = run_searchsvc(corpus, load_queries(queries), load_qrels(qrels),
+                                procs=procs or int(from_env("PROCS")), recency=recency)
     except (ValueError, KeyError) as exc:  # malformed evaluation files: the caller's to fix
         raise click.ClickException(f"cannot evaluate: {exc}") from None
     values = {"mrr@10": metrics.mrr10, "ndcg@10": metrics.ndcg10, "recall@10": metrics.recall10,

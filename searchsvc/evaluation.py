@@ -233,8 +233,10 @@ class SearchsvcRun:
     rejected: int  # queries searchsvc refused (InputError, e.g. over its term limit): scored as no results
 
 
-def search_searchsvc(index_dir: Path, queries: Iterable[Query], depth: int = 100) -> SearchsvcRun:
-    """Run ``queries`` against a searchsvc index, top ``depth`` each."""
+def search_searchsvc(index_dir: Path, queries: Iterable[Query], depth: int = 100,
+                     recency: bool = False) -> SearchsvcRun:
+    """Run ``queries`` against a searchsvc index, top ``depth`` each (recency off unless asked:
+    judged sets have no notion of "now")."""
     from searchsvc.errors import InputError
     from searchsvc.search import Engine, SearchRequest
 
@@ -246,7 +248,7 @@ def search_searchsvc(index_dir: Path, queries: Iterable[Query], depth: int = 100
         started = time.perf_counter()
         try:
             result = engine.search(
-                SearchRequest(q=q.text, per_page=depth, highlight=False, facets=False, recency=False)
+                SearchRequest(q=q.text, per_page=depth, highlight=False, facets=False, recency=recency)
             )
         except InputError:
             # The service's own limits apply to evaluation too: a refused query finds nothing.
@@ -265,6 +267,7 @@ def run_searchsvc(
     qrels: dict[str, dict[str, int]],
     index_dir: Path | None = None,
     procs: int = 1,
+    recency: bool = False,
 ) -> Metrics:
     """Index ``corpus_path`` with searchsvc, run ``queries`` (top 100), and score them.
 
@@ -272,12 +275,12 @@ def run_searchsvc(
     so several query forms can share one build; otherwise a temporary index is built and removed.
     """
     if index_dir is not None and index_dir.exists() and any(index_dir.iterdir()):
-        found = search_searchsvc(index_dir, queries)
+        found = search_searchsvc(index_dir, queries, recency=recency)
         return _with_costs(score_run(found.run, restrict_qrels(qrels, queries)), 0.0, found.query_ms)
     with tempfile.TemporaryDirectory(prefix="searchsvc-eval-") as tmp:
         home = index_dir or Path(tmp) / "index"
         seconds = build_searchsvc_index(corpus_path, home, procs=procs)
-        found = search_searchsvc(home, queries)
+        found = search_searchsvc(home, queries, recency=recency)
     return _with_costs(score_run(found.run, restrict_qrels(qrels, queries)), seconds, found.query_ms)
 
 
