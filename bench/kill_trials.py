@@ -51,13 +51,16 @@ def serve(home: Path, workers: int = 2) -> tuple[subprocess.Popen[bytes], str]:
                              "--workers", str(workers)], env=ENV, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     while True:
         try:
             with urllib.request.urlopen(base + "/healthz", timeout=2):
                 return proc, base
         except (OSError, urllib.error.URLError):
             if proc.poll() is not None or time.monotonic() > deadline:
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                    proc.wait(30)
                 raise SystemExit("searchsvc serve did not come up") from None
             time.sleep(0.2)
 

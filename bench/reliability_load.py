@@ -124,6 +124,9 @@ def serve(home: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
                 return proc, base
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                    proc.wait(30)
                 raise SystemExit("searchsvc serve did not come up") from None
             time.sleep(0.3)
 
