@@ -112,28 +112,62 @@ class BulkPostingsWriter:
         self._compress_min = compress_min
         self._prefix = b""
         self._fixedsize: int | None = None
+        self._write = self._postfile.file.write  # the buffered file under Whoosh's StructFile wrapper
+        self._pos = 0  # where the next posting list starts: only this writer writes to the file
 
     def start_field(self, fieldname: str, fieldobj: Any) -> None:
         self._fw.start_field(fieldname, fieldobj)
         self._prefix = pack_ushort(self._fw._fieldid)
         self._fixedsize = fieldobj.format.fixed_value_size()
+        self._pos = self._postfile.tell()
 
     def add_term(self, btext: bytes, ids: Sequence[int], weights: Sequence[float], values: Sequence[bytes],
                  lengths: Sequence[int]) -> None:
         """All postings of ``btext`` in this field: ascending document numbers, with each document's
         weight, value bytes and (length-byte rounded) field length."""
-        start = self._postfile.tell()
-        write = self._postfile.file.write  # the buffered file under Whoosh's StructFile wrapper
+        write = self._write
         write(WHOOSH3_HEADER_MAGIC)
         size = len(WHOOSH3_HEADER_MAGIC)
         info = W3TermInfo()
         n = len(ids)
-        limit = self._blocklimit
-        for i in range(0, n, limit):
-            j = min(i + limit, n)
-            size += self._write_block(write, info, ids[i:j], weights[i:j], values[i:j], lengths[i:j], j == n)
-        info.set_extent(start, size)
+        if n == 1:  # most terms of a segment: the same bytes, without the general block's bookkeeping
+            size += self._write_single(write, info, ids[0], weights[0], values[0], lengths[0])
+        else:
+            limit = self._blocklimit
+            for i in range(0, n, limit):
+                j = min(i + limit, n)
+                size += self._write_block(write, info, ids[i:j], weights[i:j], values[i:j], lengths[i:j], j == n)
+        info.set_extent(self._pos, size)
+        self._pos += size
         self._fw._tindex.add(self._prefix + btext, info.to_bytes())
+
+    def _write_single(self, write: Any, info: W3TermInfo, docnum: int, weight: float, value: bytes,
+                      length: int) -> int:
+        """``_write_block`` for a one-posting list (see there for the rules it follows)."""
+        w32 = array("f", (weight,))[0]
+        fixed = self._fixedsize
+        if fixed is None or fixed < 0:
+            mini_value: Any = (value,)
+        else:
+            mini_value = None if fixed == 0 else value
+        databytes = dumps(((docnum,), None if w32 == 1.0 else w32, mini_value), PICKLE_PROTOCOL)
+        comp = self._compression if len(databytes) >= self._compress_min else 0
+        if comp:
+            databytes = zlib.compress(databytes, comp)
+        maxweight: Any = weight if weight > 0 else 0
+        byte = length_to_byte(length or None)
+        infobytes = dumps((1, docnum, maxweight, comp, byte, byte), PICKLE_PROTOCOL)
+        size = len(infobytes) + len(databytes)
+        write(_INT.pack(-size))
+        write(infobytes)
+        write(databytes)
+        info._weight += w32
+        info._df = 1
+        info._minlength = length or None
+        info._maxlength = length
+        info._maxweight = max(0, maxweight)
+        info._minid = info._maxid = docnum
+        return _INT.size + size
 
     def _write_block(self, write: Any, info: W3TermInfo, ids: Sequence[int], weights: Sequence[float],
                      values: Sequence[bytes], lengths: Sequence[int], last: bool) -> int:

@@ -35,7 +35,7 @@ Fields = dict[str, Any]
 
 BATCH = 32  # documents per job sent to a worker
 QUEUED_BATCHES_PER_WORKER = 4  # how far reading may run ahead of indexing (bounds memory)
-SEGMENT_POSTINGS = 8_000_000  # a worker starts a new segment beyond this (~250 MB of pool)
+SEGMENT_POSTINGS = 6_000_000  # a worker starts a new segment beyond this (~170 MB of pool, ~500 MB peak)
 _CHUNK_POSTINGS = 500_000  # postings turned into Python objects at a time when writing
 
 
@@ -92,8 +92,8 @@ class _FieldPool:
         docs = np.frombuffer(self.docs, dtype=np.uint32)
         weights = np.frombuffer(self.weights, dtype=np.float64)
         lengths_np = np.frombuffer(doc_lengths, dtype=np.uint32)
-        ends = np.cumsum(np.frombuffer(self.value_lengths, dtype=np.uint32), dtype=np.int64)
-        starts = ends - np.frombuffer(self.value_lengths, dtype=np.uint32)
+        value_lengths = np.frombuffer(self.value_lengths, dtype=np.uint32)
+        ends = np.cumsum(value_lengths, dtype=np.int64)
         buf = bytes(self.values)
         self.values = bytearray()
         first = 0
@@ -107,10 +107,12 @@ class _FieldPool:
             d = c_docs.tolist()
             w = weights[sel].tolist()
             ln = lengths_np[c_docs].tolist()
-            v = [buf[s:e] for s, e in zip(starts[sel].tolist(), ends[sel].tolist(), strict=True)]
-            for k in range(first, last):
-                a, b = int(bounds[k]) - lo, int(bounds[k + 1]) - lo
-                bulk.add_term(names[k], d[a:b], w[a:b], v[a:b], ln[a:b])
+            c_ends = ends[sel]
+            v = [buf[s:e] for s, e in zip((c_ends - value_lengths[sel]).tolist(), c_ends.tolist(), strict=True)]
+            cuts = (bounds[first : last + 1] - lo).tolist()
+            for k in range(last - first):
+                a, b = cuts[k], cuts[k + 1]
+                bulk.add_term(names[first + k], d[a:b], w[a:b], v[a:b], ln[a:b])
             first = last
 
 
