@@ -7,6 +7,7 @@ commits. Calls are serialised by a lock: Whoosh readers are not documented as th
 
 from __future__ import annotations
 
+import struct
 import threading
 import time
 from collections import Counter
@@ -21,6 +22,7 @@ import numpy as np
 from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh.index import EmptyIndexError
+from whoosh.index import IndexError as WhooshIndexError
 
 from searchsvc import related as related_mod
 from searchsvc.analysis import fold_text
@@ -139,7 +141,7 @@ class Engine:
         try:
             ix = whoosh_index.open_dir(str(gen.path))
             searcher = ix.searcher()
-        except (EmptyIndexError, OSError, ValueError, EOFError) as exc:
+        except (EmptyIndexError, WhooshIndexError, struct.error, OSError, ValueError, EOFError) as exc:
             raise IndexUnavailable(f"index generation {gen.path} cannot be opened: {exc}") from None
         old = self._searcher
         self._ix, self._gen, self._searcher = ix, gen, searcher
