@@ -86,9 +86,9 @@ def build_generation(
     # Whoosh's multi-process writer analyses in ``procs`` workers and keeps one segment per worker
     # (multisegment: no final merge, which would cost as much again in a single process).
     writer = (
-        ix.writer(procs=procs, multisegment=True, limitmb=256, codec=FastW3Codec())
+        ix.writer(procs=procs, multisegment=True, limitmb=256, codec=FastW3Codec(), compound=False)
         if procs > 1
-        else ix.writer(limitmb=256, codec=FastW3Codec())
+        else ix.writer(limitmb=256, codec=FastW3Codec(), compound=False)
     )
     count = 0
     try:
@@ -140,7 +140,8 @@ def reindex(
 
 def _apply_changes(ix: Any, entries: list[dict[str, Any]]) -> tuple[int, int]:
     """Apply journal-shaped entries ({"op": "add", "article": {...}} / {"op": "delete", "id": ...})."""
-    writer: SegmentWriter = ix.writer(codec=FastW3Codec(), timeout=WRITER_LOCK_TIMEOUT)
+    # compound=False: see segments.py (a compound segment is copied into memory by every reader).
+    writer: SegmentWriter = ix.writer(codec=FastW3Codec(), timeout=WRITER_LOCK_TIMEOUT, compound=False)
     added = deleted = 0
     try:
         for entry in entries:

@@ -22,7 +22,8 @@ from whoosh.matching import FilterMatcher
 
 K1 = 1.2
 B = 0.75
-_POSTINGS_CACHE = 4096  # terms kept decoded per reader; repeated queries skip the disk entirely
+_POSTINGS_CACHE_BYTES = 48 * 2**20  # decoded postings kept per reader; repeated queries skip the disk
+PHRASE_CANDIDATES = 2000  # best-scoring documents whose positions a phrase query checks
 
 
 @dataclass
@@ -41,6 +42,7 @@ class ReaderStats:
     lengths: dict[str, np.ndarray] = field(default_factory=dict)
     avg_length: dict[str, float] = field(default_factory=dict)
     cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = field(default_factory=OrderedDict)
+    cached_bytes: int = 0
 
     @classmethod
     def of(cls, reader: Any) -> ReaderStats:
@@ -79,8 +81,10 @@ class ReaderStats:
         else:
             out = (np.zeros(0, np.int64), np.zeros(0, np.float32))
         self.cache[key] = out
-        if len(self.cache) > _POSTINGS_CACHE:
-            self.cache.popitem(last=False)
+        self.cached_bytes += out[0].nbytes + out[1].nbytes
+        while self.cached_bytes > _POSTINGS_CACHE_BYTES and len(self.cache) > 1:
+            _, (old_ids, old_weights) = self.cache.popitem(last=False)
+            self.cached_bytes -= old_ids.nbytes + old_weights.nbytes
         return out
 
 
@@ -187,19 +191,52 @@ class Evaluator:
         raise TypeError(f"query type {type(q).__name__} is not supported by the scorer")
 
     def _phrase(self, q: wq.Phrase, boost: float) -> Vectors:
-        # Positions are checked by Whoosh, only on documents that hold every word.
+        """Documents holding every word, then positions checked on those candidates only, best first.
+
+        Whoosh's own phrase matcher walks every posting of every word; for unaccented, common syllables
+        (``co the``) that is most of the index. Here candidates are checked in score order until
+        PHRASE_CANDIDATES or the deadline; any left unchecked are dropped and the result flagged partial.
+        """
         words = [self._eval(wq.Term(q.fieldname, w), boost * q.boost) for w in q.words]
         out = words[0]
         for w in words[1:]:
             out.match &= w.match
             out.score += w.score
-        if out.match.any() and time.monotonic() > self.deadline:
-            # Out of time: keep the documents that hold every word, and say the result is partial.
+        cand = np.flatnonzero(out.match)
+        if len(cand) == 0 or len(q.words) < 2:
+            return out
+        ranked = cand[np.argsort(-out.score[cand], kind="stable")]
+        if len(ranked) > PHRASE_CANDIDATES:
             self.partial = True
-        elif out.match.any():
-            allowed = np.zeros_like(out.match)
-            docs = list(self.searcher.docs_for_query(q))
-            if docs:
-                allowed[np.asarray(docs, np.int64)] = True
-            out.match &= allowed
+        checked = np.sort(ranked[:PHRASE_CANDIDATES])
+        ok = self._positions_match(q.fieldname, list(q.words), checked)
+        out.match[:] = False
+        out.match[ok] = True
         return out
+
+    def _positions_match(self, fieldname: str, words: list[str], docs: np.ndarray) -> np.ndarray:
+        """The docs (ascending) in which the words occur at consecutive positions."""
+        found: list[int] = []
+        for sub, offset in self.stats.reader.leaf_readers():
+            local = docs[(docs >= offset) & (docs < offset + sub.doc_count_all())] - offset
+            if not len(local) or any((fieldname, w) not in sub for w in words):
+                continue
+            matchers = [sub.postings(fieldname, w) for w in words]
+            for d in local.tolist():
+                if time.monotonic() > self.deadline:
+                    self.partial = True
+                    return np.asarray(found, np.int64)
+                starts: set[int] | None = None
+                for i, m in enumerate(matchers):
+                    if m.is_active():
+                        m.skip_to(d)
+                    if not m.is_active() or m.id() != d:
+                        starts = set()
+                        break
+                    here = {p - i for p in m.value_as("positions")}
+                    starts = here if starts is None else starts & here
+                    if not starts:
+                        break
+                if starts:
+                    found.append(d + offset)
+        return np.asarray(found, np.int64)

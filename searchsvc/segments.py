@@ -174,7 +174,12 @@ class SegmentBuilder:
         self.doc_count += 1
 
     def finish(self) -> Any:
-        """Writes the postings, closes the files and returns the segment (compound, like Whoosh's)."""
+        """Writes the postings, closes the files and returns the segment.
+
+        Not a compound file: Whoosh opens a compound segment by copying each of its parts into a
+        BytesIO (the whole postings file, hundreds of MB per serving worker); separate files are read
+        from the page cache, shared by every worker.
+        """
         self._perdoc.close()
         fieldwriter = self._codec.field_writer(self._storage, self.segment)
         bulk = BulkPostingsWriter(fieldwriter, self._codec._blocklimit, self._codec._compression)
@@ -190,8 +195,6 @@ class SegmentBuilder:
             del pool
         fieldwriter.close()
         self.segment.set_doc_count(self.doc_count)
-        self.segment.create_compound_file(self._storage)
-        self.segment.compound = True
         return self.segment
 
 
