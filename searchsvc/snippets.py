@@ -7,10 +7,11 @@ typed without accents marks every accented form of it. Text is HTML-escaped, mat
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 from html import escape
 
-from searchsvc.analysis import Token, syllables
+from searchsvc.analysis import syllable_spans
 
 WINDOW = 32  # syllables in a snippet
 
@@ -22,22 +23,28 @@ class Marker:
     exact: frozenset[str]
     folded: frozenset[str]
 
-    def matches(self, tok: Token) -> bool:
-        return tok.text in self.exact or tok.folded in self.folded
+    def matches(self, exact: str, folded: str) -> bool:
+        return exact in self.exact or folded in self.folded
 
     def __bool__(self) -> bool:
         return bool(self.exact or self.folded)
 
 
-def _render(text: str, tokens: list[Token], start: int, end: int, marker: Marker) -> str:
+def _matches(text: str, marker: Marker) -> tuple[list[int], tuple[int, ...], tuple[int, ...], tuple[str, ...]]:
+    exact, folded, starts, ends = syllable_spans(text)
+    hits = [i for i in range(len(exact)) if marker.matches(exact[i], folded[i])] if marker else []
+    return hits, starts, ends, folded
+
+
+def _render(text: str, hits: list[int], starts: tuple[int, ...], ends: tuple[int, ...], start: int, end: int) -> str:
     out: list[str] = []
     cursor = start
-    for tok in tokens:
-        if tok.start < start or tok.end > end or not marker.matches(tok):
+    for i in hits:
+        if starts[i] < start or ends[i] > end:
             continue
-        out.append(escape(text[cursor : tok.start]))
-        out.append("<mark>" + escape(text[tok.start : tok.end]) + "</mark>")
-        cursor = tok.end
+        out.append(escape(text[cursor : starts[i]]))
+        out.append("<mark>" + escape(text[starts[i] : ends[i]]) + "</mark>")
+        cursor = ends[i]
     out.append(escape(text[cursor:end]))
     return "".join(out)
 
@@ -46,32 +53,37 @@ def highlight_all(text: str, marker: Marker) -> str:
     """The whole text (a title), escaped, with matches marked."""
     if not marker:
         return escape(text)
-    return _render(text, syllables(text), 0, len(text), marker)
+    hits, starts, ends, _ = _matches(text, marker)
+    return _render(text, hits, starts, ends, 0, len(text))
 
 
 def best_fragment(texts: list[str], marker: Marker, window: int = WINDOW) -> str:
-    """The best window of the first text that has matches (lead, then body), escaped and marked."""
-    best: tuple[int, int, str, list[Token], int] | None = None  # (score, -index, text, tokens, first token)
+    """The best window of lead or body (most distinct matched syllables; the lead wins ties), escaped."""
+    best: tuple[int, int, int] | None = None  # (distinct matches, -text index, first syllable)
+    found: dict[int, tuple[list[int], tuple[int, ...], tuple[int, ...], tuple[str, ...]]] = {}
     for index, text in enumerate(texts):
         if not text:
             continue
-        toks = syllables(text)
-        hits = [i for i, t in enumerate(toks) if marker and marker.matches(t)]
-        if not hits:
-            if best is None and toks:
-                best = (0, -index, text, toks, 0)
+        found[index] = m = _matches(text, marker)
+        hits, starts, _, folded = m
+        if not starts:
             continue
-        for h in hits:
+        if not hits:
+            if best is None:
+                best = (0, -index, 0)
+            continue
+        for k, h in enumerate(hits):
             first = max(0, h - 4)
-            score = len({toks[j].folded for j in hits if first <= j < first + window})
-            cand = (score, -index, text, toks, first)
-            if best is None or cand[:2] > best[:2]:
-                best = cand
+            score = len({folded[j] for j in hits[k : bisect_left(hits, first + window, k)]})
+            if best is None or (score, -index) > best[:2]:
+                best = (score, -index, first)
     if best is None:
         return ""
-    _, _, text, toks, first = best
-    last = min(len(toks), first + window) - 1
-    start = 0 if first == 0 else toks[first].start
-    end = len(text) if last == len(toks) - 1 else toks[last].end
-    body = _render(text, toks, start, end, marker)
+    _, neg_index, first = best
+    text = texts[-neg_index]
+    hits, starts, ends, _ = found[-neg_index]
+    last = min(len(starts), first + window) - 1
+    start = 0 if first == 0 else starts[first]
+    end = len(text) if last == len(starts) - 1 else ends[last]
+    body = _render(text, hits, starts, ends, start, end)
     return ("… " if start > 0 else "") + body + (" …" if end < len(text) else "")
