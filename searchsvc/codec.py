@@ -14,15 +14,21 @@ is stored or how it is searched:
 
 from __future__ import annotations
 
+import mmap
+import os
 import struct
 import zlib
 from array import array
 from collections.abc import Sequence
+from pathlib import Path
 from pickle import dumps
 from typing import Any
 
 from whoosh import formats
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3FieldWriter, W3TermInfo
+from whoosh.filedb.filestore import FileStorage
+from whoosh.filedb.structfile import StructFile
+from whoosh.index import FileIndex
 from whoosh.system import _INT_SIZE, pack_uint, pack_ushort, unpack_uint
 from whoosh.util.numeric import length_to_byte
 
@@ -215,3 +221,22 @@ class BulkPostingsWriter:
             info._minid = ids[0]
         info._maxid = ids[-1]
         return _INT.size + size
+
+
+class MmapStorage(FileStorage):  # type: ignore[misc]
+    """Reads index files through mmap: no system call per posting block, and the pages are the kernel's
+    page cache, shared by every serving worker instead of copied into each (Whoosh's own compound
+    files are copied into a BytesIO per reader)."""
+
+    def open_file(self, name: str, **kwargs: Any) -> Any:
+        path = self._fpath(name)
+        with open(path, "rb") as fh:
+            if os.fstat(fh.fileno()).st_size == 0:
+                return super().open_file(name, **kwargs)
+            mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        return StructFile(mapped, name=name, **kwargs)
+
+
+def open_index(directory: Path | str) -> Any:
+    """A Whoosh index read through :class:`MmapStorage`."""
+    return FileIndex(MmapStorage(str(directory), readonly=True), indexname="MAIN")

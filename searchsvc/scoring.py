@@ -92,13 +92,21 @@ def _read_postings(m: Any, offset: int, ids: list[Any], weights: list[Any]) -> N
     # Deleted documents are removed later by the live mask, so read the raw postings underneath.
     while isinstance(m, FilterMatcher):
         m = m.child
-    if isinstance(m, W3LeafMatcher):
-        # Whole blocks at a time (Whoosh's private block API; pinned by whoosh-reloaded==2.7.5).
+    if isinstance(m, W3LeafMatcher) and not m._byteids:
+        # Whole blocks at a time (Whoosh's private block API; pinned by whoosh-reloaded==2.7.5): the
+        # block's ids are delta-encoded (undone with cumsum instead of Whoosh's per-id generator);
+        # its weights are None (all 1.0), one float for all, or an array.
         while not m._atend:
-            m._read_ids()
-            m._read_weights()
-            ids.append(np.asarray(m._ids, np.int64) + offset)
-            weights.append(np.asarray(m._weights, np.float32))
+            m._read_data()
+            block_ids, block_weights = m._data[0], m._data[1]
+            ids.append(np.cumsum(np.asarray(block_ids, np.int64)) + offset)
+            n = len(block_ids)
+            if block_weights is None:
+                weights.append(np.ones(n, np.float32))
+            elif isinstance(block_weights, float):
+                weights.append(np.full(n, block_weights, np.float32))
+            else:
+                weights.append(np.asarray(block_weights, np.float32))
             m._next_block()
         return
     block_ids, block_weights = [], []

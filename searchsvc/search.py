@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh.index import EmptyIndexError
 from whoosh.index import IndexError as WhooshIndexError
@@ -27,6 +26,7 @@ from whoosh.index import IndexError as WhooshIndexError
 from searchsvc import related as related_mod
 from searchsvc.analysis import fold_text
 from searchsvc.articles import VIETNAM_TZ
+from searchsvc.codec import open_index
 from searchsvc.config import DEFAULTS
 from searchsvc.errors import IndexUnavailable, InputError, NotFound
 from searchsvc.generations import Generation, IndexHome
@@ -139,7 +139,7 @@ class Engine:
         gen = self.home.current()
         self.home.meta(gen)
         try:
-            ix = whoosh_index.open_dir(str(gen.path))
+            ix = open_index(gen.path)
             searcher = ix.searcher()
         except (EmptyIndexError, WhooshIndexError, struct.error, OSError, ValueError, EOFError) as exc:
             raise IndexUnavailable(f"index generation {gen.path} cannot be opened: {exc}") from None

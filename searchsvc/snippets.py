@@ -14,6 +14,7 @@ from html import escape
 from searchsvc.analysis import syllable_spans
 
 WINDOW = 32  # syllables in a snippet
+SCAN_CHARS = 6000  # how far into a text the best fragment is looked for: highlighting cost stays bounded
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ def best_fragment(texts: list[str], marker: Marker, window: int = WINDOW) -> str
     """The best window of lead or body (most distinct matched syllables; the lead wins ties), escaped."""
     best: tuple[int, int, int] | None = None  # (distinct matches, -text index, first syllable)
     found: dict[int, tuple[list[int], tuple[int, ...], tuple[int, ...], tuple[str, ...]]] = {}
+    lengths = [len(t) for t in texts]
+    texts = [t if len(t) <= SCAN_CHARS else t[: t.rfind(" ", 0, SCAN_CHARS) + 1 or SCAN_CHARS] for t in texts]
     for index, text in enumerate(texts):
         if not text:
             continue
@@ -86,4 +89,4 @@ def best_fragment(texts: list[str], marker: Marker, window: int = WINDOW) -> str
     start = 0 if first == 0 else starts[first]
     end = len(text) if last == len(starts) - 1 else ends[last]
     body = _render(text, hits, starts, ends, start, end)
-    return ("… " if start > 0 else "") + body + (" …" if end < len(text) else "")
+    return ("… " if start > 0 else "") + body + (" …" if end < lengths[-neg_index] else "")

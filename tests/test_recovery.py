@@ -65,7 +65,10 @@ def _remove_toc(gen: Path) -> None:
 
 
 def _truncate_segments(gen: Path) -> None:
-    for seg in gen.glob("*.seg"):
+    # Every file of every segment (MAIN_<id>.trm/.pst/.col/..., or a compound MAIN_<id>.seg).
+    segments = [f for f in gen.glob("MAIN_*") if f.name != "MAIN_WRITELOCK"]
+    assert segments
+    for seg in segments:
         seg.write_bytes(b"")
 
 

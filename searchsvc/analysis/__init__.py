@@ -52,9 +52,10 @@ def _origin(mapping: list[int] | None, offset: int) -> int:
     return offset if mapping is None else mapping[offset]
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=256)
 def _analyse(text: str, words: bool) -> _Analysis:
-    # Cached because exact and folded fields of one document analyse the same string back to back.
+    # Cached: the exact and folded fields of one document analyse the same string back to back, and a
+    # popular query highlights the same articles again and again.
     norm, mapping = normalize(text)
     exact: list[str] = []
     starts: list[int] = []
