@@ -22,7 +22,7 @@ from whoosh.matching import FilterMatcher
 
 K1 = 1.2
 B = 0.75
-_POSTINGS_CACHE_BYTES = 48 * 2**20  # decoded postings kept per reader; repeated queries skip the disk
+_POSTINGS_CACHE_BYTES = 192 * 2**20  # decoded postings kept per worker: popular terms stay decoded
 PHRASE_CANDIDATES = 2000  # best-scoring documents whose positions a phrase query checks
 
 

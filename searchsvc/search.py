@@ -10,9 +10,9 @@ from __future__ import annotations
 import struct
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
@@ -113,6 +113,7 @@ class _Derived:
     tag_counts: Counter[str] = field(default_factory=Counter)
     category_display: dict[str, str] = field(default_factory=dict)
     titles: list[tuple[str, str, int]] | None = None  # (folded title, title, published_ts)
+    results: OrderedDict[SearchRequest, SearchResult] = field(default_factory=OrderedDict)  # LRU
     columns: dict[str, list[Any]] = field(default_factory=dict)  # field → value per docnum
 
 
@@ -212,19 +213,34 @@ class Engine:
         if terms > int(self.settings["MAX_QUERY_TERMS"]):
             raise InputError(f"the query has {terms} terms; the limit is {self.settings['MAX_QUERY_TERMS']}")
         with self._lock:
-            p = plan(parsed, self.vocabulary, req.q)
-            filt = self._filter(p, req)
-            result = self._run(p, filt, req)
-            if result.total == 0 and p.corrected and p.corrected != req.q:
-                # Fuzzy fallback: nothing matched what was typed; show what the vocabulary suggests.
-                p2 = plan(parse(p.corrected), self.vocabulary, p.corrected)
-                retry = self._run(p2, filt, req)
-                if retry.total:
-                    result = retry
-            did_you_mean = p.corrected if p.corrected and result.total < 5 * req.per_page else None
-            took = (time.perf_counter() - started) * 1000
-            return SearchResult(result.total, result.hits, result.facets, round(took, 2), did_you_mean,
-                                result.all_words_matched, result.partial, req.page, req.per_page)
+            cached = self._derived.results.get(req)
+            if cached is not None:
+                # The cache lives in the per-reader state, so any index change empties it.
+                self._derived.results.move_to_end(req)
+                took = round((time.perf_counter() - started) * 1000, 2)
+                return replace(cached, took_ms=took)
+            result = self._search(parsed, req, started)
+            # News search traffic repeats itself (the day's stories): answers are kept per worker.
+            if int(self.settings["RESULT_CACHE"]) > 0:
+                self._derived.results[req] = result
+                if len(self._derived.results) > int(self.settings["RESULT_CACHE"]):
+                    self._derived.results.popitem(last=False)
+            return result
+
+    def _search(self, parsed: Any, req: SearchRequest, started: float) -> SearchResult:
+        p = plan(parsed, self.vocabulary, req.q)
+        filt = self._filter(p, req)
+        result = self._run(p, filt, req)
+        if result.total == 0 and p.corrected and p.corrected != req.q:
+            # Fuzzy fallback: nothing matched what was typed; show what the vocabulary suggests.
+            p2 = plan(parse(p.corrected), self.vocabulary, p.corrected)
+            retry = self._run(p2, filt, req)
+            if retry.total:
+                result = retry
+        did_you_mean = p.corrected if p.corrected and result.total < 5 * req.per_page else None
+        took = (time.perf_counter() - started) * 1000
+        return SearchResult(result.total, result.hits, result.facets, round(took, 2), did_you_mean,
+                            result.all_words_matched, result.partial, req.page, req.per_page)
 
     def _filter(self, p: Plan, req: SearchRequest) -> wq.Query | None:
         parts = list(p.filters)

@@ -128,3 +128,12 @@ def test_refresh_sees_adds_deletes_and_new_generations(engine: Engine, index_dir
     build_index([Article(id="z1", title="Thế hệ mới", body="Chỉ một bài")], index_dir)
     engine.refresh()
     assert engine.health()["doc_count"] == 1 and ids(engine, "thế hệ") == ["z1"]
+
+
+def test_cached_answers_are_dropped_when_the_index_changes(engine: Engine, index_dir: Path) -> None:
+    before = engine.search(SearchRequest(q="giá vàng"))
+    assert engine.search(SearchRequest(q="giá vàng")).hits == before.hits  # served from the cache
+    add(IndexHome(index_dir), [Article(id="g2", title="Giá vàng giảm", body="Giá vàng hôm nay giảm.")])
+    engine.refresh()
+    after = engine.search(SearchRequest(q="giá vàng"))
+    assert after.total == before.total + 1 and "g2" in [h.id for h in after.hits]
