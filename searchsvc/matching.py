@@ -53,12 +53,9 @@ class Plan:
     question: bool = False  # ranked over all words; the every-word tier does not apply
 
 
-def _syllables(text: str, vocab: Vocabulary) -> tuple[list[Syllable], bool]:
+def _syllables(text: str, vocab: Vocabulary) -> list[Syllable]:
     """Query syllables, with Telex/VNI leftovers decoded when the raw token is not in the index."""
-    out = []
-    for tok in syllables(text):
-        out.append(_syllable(tok, vocab))
-    return out, False
+    return [_syllable(tok, vocab) for tok in syllables(text)]
 
 
 def _syllable(tok: Token, vocab: Vocabulary) -> Syllable:
@@ -144,7 +141,7 @@ def word_bonus(words: list[tuple[int, int, list[tuple[str, float]]]], title_only
 def _clause_query(clause: Clause, vocab: Vocabulary, bonus: list[wq.Query], marker: tuple[set[str], set[str]],
                   seen: list[Syllable]) -> wq.Query | None:
     """The query for a phrase or one alternative of an OR group: all its syllables (in order for a phrase)."""
-    run, _ = _syllables(clause.text, vocab)
+    run = _syllables(clause.text, vocab)
     if not run:
         return None
     words = restore(run, vocab)
@@ -183,6 +180,7 @@ def is_question(text: str, run: list[Syllable]) -> bool:
 
 
 COMMON_SHARE = 0.1
+COMMON_MIN_DOCS = 100
 
 
 def _optional(s: Syllable, vocab: Vocabulary) -> bool:
@@ -190,7 +188,8 @@ def _optional(s: Syllable, vocab: Vocabulary) -> bool:
     so common in this index that requiring them says little (Lucene's "common terms" idea)."""
     if s.typed in STOPWORDS:
         return True
-    return vocab.fold_df.get(s.folded, 0) > COMMON_SHARE * max(1, vocab.doc_count)
+    # (Never in a small index, where every word is in a large share of the few documents.)
+    return vocab.fold_df.get(s.folded, 0) > max(COMMON_SHARE * vocab.doc_count, COMMON_MIN_DOCS)
 
 
 MARK_SHARE = 0.2  # a restored form this likely is what the user meant: highlight it, not every lookalike
@@ -226,7 +225,7 @@ def plan(parsed: ParsedQuery, vocab: Vocabulary, text: str = "") -> Plan:
         if len(group) == 1 and not group[0].phrase:
             # A run of plain words: each syllable is its own requirement.
             clause = group[0]
-            run, _ = _syllables(clause.text, vocab)
+            run = _syllables(clause.text, vocab)
             seen.extend(run)
             optional.extend(word_bonus(restore(run, vocab), clause.title_only))
             for s in run:
@@ -262,7 +261,7 @@ def plan(parsed: ParsedQuery, vocab: Vocabulary, text: str = "") -> Plan:
 def _excluded(clauses: list[Clause], vocab: Vocabulary) -> wq.Query | None:
     out: list[wq.Query] = []
     for clause in clauses:
-        run, _ = _syllables(clause.text, vocab)
+        run = _syllables(clause.text, vocab)
         if not run:
             continue
         for s in run:

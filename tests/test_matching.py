@@ -1,0 +1,50 @@
+"""From parsed query to Whoosh queries: accent restoration, questions, the every-word tier."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from searchsvc.matching import _syllables, is_question, plan, restore
+from searchsvc.query import parse
+from searchsvc.search import Engine
+from searchsvc.vocabulary import Vocabulary
+
+
+@pytest.fixture
+def vocab(index_dir: Path) -> Vocabulary:
+    return Engine.open(index_dir).vocabulary
+
+
+def test_restores_accents_from_the_index_vocabulary(vocab: Vocabulary) -> None:
+    run = _syllables("tre em", vocab)
+    words = restore(run, vocab)
+    assert run[0].candidates[0][0] == "trẻ" and run[1].candidates[0][0] == "em"
+    assert any(form == "trẻ_em" for _, _, forms in words for form, _ in forms)
+
+
+def test_typed_accents_are_kept_exactly(vocab: Vocabulary) -> None:
+    run = _syllables("cộng", vocab)
+    restore(run, vocab)
+    assert run[0].accented and run[0].candidates == [("cộng", 1.0)]
+
+
+def test_telex_leftover_is_decoded_only_when_unknown(vocab: Vocabulary) -> None:
+    assert [s.typed for s in _syllables("tre3 em", vocab)] == ["trẻ", "em"]
+    assert [s.typed for s in _syllables("em", vocab)] == ["em"]
+
+
+@pytest.mark.parametrize(
+    ("text", "question"),
+    [("Ai hát quốc ca?", True), ("giá vàng bao nhiêu", True), ("gia vang bao nhieu", True),
+     ("tại sao trẻ em", True), ("giá vàng hôm nay", False), ("trẻ em vùng cao", False)],
+)
+def test_questions_are_recognised_with_or_without_accents(vocab: Vocabulary, text: str, question: bool) -> None:
+    assert is_question(text, _syllables(text, vocab)) is question
+    assert plan(parse(text), vocab, text).question is question
+
+
+def test_function_words_do_not_gate_the_every_word_tier(vocab: Vocabulary) -> None:
+    strict = plan(parse("trẻ em của vùng cao"), vocab, "trẻ em của vùng cao").strict
+    assert "của" not in repr(getattr(strict, "a", strict))  # "của" only scores (AndMaybe's optional side)
