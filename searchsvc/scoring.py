@@ -202,8 +202,9 @@ class Evaluator:
         """Documents holding every word, then positions checked on those candidates only, best first.
 
         Whoosh's own phrase matcher walks every posting of every word; for unaccented, common syllables
-        (``co the``) that is most of the index. Here candidates are checked in score order until
-        PHRASE_CANDIDATES or the deadline; any left unchecked are dropped and the result flagged partial.
+        (``co the``) that is most of the index. Here only the PHRASE_CANDIDATES best-scoring candidates are
+        checked (the rest are dropped); if the deadline passes first, the unchecked ones are kept as they
+        are (they hold every word). Either way the result is flagged partial.
         """
         words = [self._eval(wq.Term(q.fieldname, w), boost * q.boost) for w in q.words]
         out = words[0]
@@ -230,10 +231,13 @@ class Evaluator:
             if not len(local) or any((fieldname, w) not in sub for w in words):
                 continue
             matchers = [sub.postings(fieldname, w) for w in words]
-            for d in local.tolist():
+            for k, d in enumerate(local.tolist()):
                 if time.monotonic() > self.deadline:
+                    # Out of time: the unchecked candidates hold every word; keep them, flagged partial.
                     self.partial = True
-                    return np.asarray(found, np.int64)
+                    rest = [int(x) + offset for x in local[k:]]
+                    rest += [int(x) for x in docs[docs >= offset + sub.doc_count_all()]]
+                    return np.asarray(found + rest, np.int64)
                 starts: set[int] | None = None
                 for i, m in enumerate(matchers):
                     if m.is_active():
