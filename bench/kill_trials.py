@@ -17,7 +17,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _server import CLI, ENV, serve, stop  # noqa: E402
+
 from searchsvc import vocabulary
 from searchsvc.generations import IndexHome
 from searchsvc.sample import SAMPLE_PATH
@@ -35,34 +38,6 @@ from searchsvc.sample import SAMPLE_PATH
 URLS = ("/api/search?q=gi%C3%A1+v%C3%A0ng", "/api/search?q=tre+em&sort=newest", "/healthz",
         "/api/search?q=%22b%C3%B3ng+%C4%91%C3%A1%22", "/api/suggest?q=ha", "/api/tags?prefix=th",
         "/api/search?q=kinh+te&per_page=20&page=2")
-CLI = [sys.executable, "-c", "from searchsvc.cli import main; main()"]
-ENV = {k: v for k, v in os.environ.items() if not k.startswith("SEARCHSVC_")}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def serve(home: Path, workers: int = 2) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen([*CLI, "--index-dir", str(home), "--quiet", "serve", "--port", str(port),
-                             "--workers", str(workers)], env=ENV, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
-    while True:
-        try:
-            with urllib.request.urlopen(base + "/healthz", timeout=2):
-                return proc, base
-        except (OSError, urllib.error.URLError):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                if proc.poll() is None:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                    proc.wait(30)
-                raise SystemExit("searchsvc serve did not come up") from None
-            time.sleep(0.2)
 
 
 class Clients:
@@ -160,7 +135,7 @@ def run(trials: int, seed: int, source: Path, home: Path) -> dict[str, Any]:
     if first.returncode != 0:
         raise SystemExit(f"the first reindex failed: {err.decode()}")
     build_seconds = time.monotonic() - started
-    server, base = serve(home)
+    server, base = serve(home, 2, 300)
     outcomes: list[dict[str, Any]] = []
     try:
         with Clients(base) as clients:
@@ -192,8 +167,7 @@ def run(trials: int, seed: int, source: Path, home: Path) -> dict[str, Any]:
             time.sleep(1.0)  # let the clients see the final generation
         leftovers = sorted(p.name for p in home.iterdir() if ".tmp-" in p.name or p.name == "reindex.active")
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(30)
+        stop(server)
     return {
         "trials": trials, "seed": seed, "articles": sum(1 for _ in _lines(source)),
         "reindex_seconds": round(build_seconds, 1),

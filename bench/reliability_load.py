@@ -24,8 +24,6 @@ import gzip
 import json
 import os
 import random
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,13 +35,15 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _server import CLI, ENV, serve, stop  # noqa: E402
+
 from searchsvc.analysis import fold_text
 from searchsvc.errors import SearchsvcError
 from searchsvc.generations import IndexHome
 
 BAOMOI = Path("/work/shared/data/news/baomoi_2017.jsonl.gz")
-CLI = [sys.executable, "-c", "from searchsvc.cli import main; main()"]
-ENV = {k: v for k, v in os.environ.items() if not k.startswith("SEARCHSVC_")}
 KEYWORD_TAGS = {"xổ số": "Xổ số", "bóng đá": "Bóng đá", "vàng": "Giá vàng", "tết": "Tết", "giao thông": "Giao thông",
                 "tai nạn": "Tai nạn", "điện thoại": "Công nghệ", "trường": "Giáo dục", "học sinh": "Giáo dục",
                 "bệnh": "Sức khỏe", "thời tiết": "Thời tiết", "mưa": "Thời tiết", "giá": "Thị trường"}
@@ -103,32 +103,6 @@ def query_mix(records: list[dict[str, Any]], n: int, rng: random.Random) -> list
             params.append(("page", "2"))
         urls.append("/api/search?" + urllib.parse.urlencode(params))
     return urls
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def serve(home: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen([*CLI, "--index-dir", str(home), "--quiet", "serve", "--port", str(port),
-                             "--workers", str(workers)], env=ENV, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            with urllib.request.urlopen(base + "/healthz", timeout=5):
-                return proc, base
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                if proc.poll() is None:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                    proc.wait(30)
-                raise SystemExit("searchsvc serve did not come up") from None
-            time.sleep(0.3)
 
 
 class Load:
@@ -202,7 +176,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                        env=ENV, check=True)
         build_seconds = round(time.monotonic() - started, 1)
     urls = query_mix(records, 5000, random.Random(args.seed))
-    server, base = serve(home, args.workers)
+    server, base = serve(home, args.workers, 180)
     jobs: list[tuple[str, float, subprocess.Popen[bytes]]] = []
     load = Load(base, urls, args.clients)
     gen_before = IndexHome(home).current().number
@@ -249,8 +223,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 missing.append(ident)
         gen_after = IndexHome(home).current().number
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(30)
+        stop(server)
     lat = load.latencies
     return {
         "articles": args.articles, "clients": args.clients, "workers": args.workers, "build_seconds": build_seconds,

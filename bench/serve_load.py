@@ -18,7 +18,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -34,18 +33,12 @@ import click
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _corpus as corpus  # noqa: E402
+from _server import free_port  # noqa: E402
 
 HOST = "127.0.0.1"
 TARGET_RPS = 300.0
 TARGET_P99_MS = 150.0
 TARGET_RSS_MB = 400.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def path_for(q: corpus.Query) -> str:

@@ -184,11 +184,11 @@ class Engine:
             return {"generation": self._gen.number, "doc_count": self._searcher.doc_count()}
 
     def state_tag(self) -> str:
-        """Changes whenever what a query could return changes (for ETags)."""
+        """Changes whenever what a query could return changes (for ETags): the generation and the
+        Whoosh commit this worker is serving, not what is on disk."""
         with self._lock:
             assert self._gen is not None
-            toc = self._ix.latest_generation()
-            return f"{self._gen.number}-{toc}-{self._searcher.doc_count_all()}"
+            return f"{self._gen.number}-{self._searcher.reader().generation()}-{self._searcher.doc_count_all()}"
 
     # -- search ----------------------------------------------------------------------------------
 
@@ -280,11 +280,8 @@ class Engine:
         return SearchResult(len(docs), hits, facets, 0.0, None, all_words, ev.partial, req.page, req.per_page)
 
     def _evaluator(self) -> Evaluator:
-        d = self._derived
-        if d.stats is None:
-            d.stats = ReaderStats.of(self._searcher.reader())
         deadline = time.monotonic() + float(self.settings["QUERY_TIME_LIMIT"])
-        return Evaluator(d.stats, self._searcher, self.published(), deadline)
+        return Evaluator(self._derived_stats(), self._searcher, self.published(), deadline)
 
     def _collect(self, ev: Evaluator, q: wq.Query, filt: wq.Query | None, excluded: wq.Query | None,
                  sort: str, recency: bool) -> tuple[np.ndarray, np.ndarray]:
