@@ -20,6 +20,8 @@ from whoosh import query as wq
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.matching import FilterMatcher
 
+from searchsvc.codec import CompactPositions
+
 K1 = 1.2
 B = 0.75
 _POSTINGS_CACHE_BYTES = 192 * 2**20  # decoded postings kept per worker: popular terms stay decoded
@@ -224,31 +226,76 @@ class Evaluator:
         return out
 
     def _positions_match(self, fieldname: str, words: list[str], docs: np.ndarray) -> np.ndarray:
-        """The docs (ascending) in which the words occur at consecutive positions."""
-        found: list[int] = []
+        """The docs (ascending) in which the words occur at consecutive positions.
+
+        Every occurrence becomes a key ``doc << 32 | phrase start``; a phrase match is a key every word
+        has, found with one sorted intersection per word (rarest first, each narrowing the candidates).
+        A word's posting blocks holding no candidate are skipped on their header alone (Whoosh's
+        ``skip_to`` walks every id of a block in Python: 57% of query time before this).
+        """
+        found: list[np.ndarray] = []
         for sub, offset in self.stats.reader.leaf_readers():
             local = docs[(docs >= offset) & (docs < offset + sub.doc_count_all())] - offset
             if not len(local) or any((fieldname, w) not in sub for w in words):
                 continue
-            matchers = [sub.postings(fieldname, w) for w in words]
-            for k, d in enumerate(local.tolist()):
-                if time.monotonic() > self.deadline:
+            order = sorted(range(len(words)), key=lambda i: sub.doc_frequency(fieldname, words[i]))
+            keys: np.ndarray | None = None
+            for i in order:
+                got = _phrase_keys(sub.postings(fieldname, words[i]), local, i, self.deadline)
+                if got is None:
                     # Out of time: the unchecked candidates hold every word; keep them, flagged partial.
                     self.partial = True
-                    rest = [int(x) + offset for x in local[k:]]
-                    rest += [int(x) for x in docs[docs >= offset + sub.doc_count_all()]]
-                    return np.asarray(found + rest, np.int64)
-                starts: set[int] | None = None
-                for i, m in enumerate(matchers):
-                    if m.is_active():
-                        m.skip_to(d)
-                    if not m.is_active() or m.id() != d:
-                        starts = set()
-                        break
-                    here = {p - i for p in m.value_as("positions")}
-                    starts = here if starts is None else starts & here
-                    if not starts:
-                        break
-                if starts:
-                    found.append(d + offset)
-        return np.asarray(found, np.int64)
+                    break
+                keys = got if keys is None else np.intersect1d(keys, got, assume_unique=True)
+                local = np.unique(keys >> 32)
+                if not len(local):
+                    break
+            found.append(local + offset)
+        return np.sort(np.concatenate(found)) if found else np.zeros(0, np.int64)
+
+
+def _phrase_keys(m: Any, docs: np.ndarray, shift: int, deadline: float) -> np.ndarray | None:
+    """``doc << 32 | position - shift`` for every occurrence of the term in ``docs`` (ascending), sorted;
+    None when the deadline passed."""
+    while isinstance(m, FilterMatcher):
+        m = m.child
+    doc_list: list[int] = []
+    values: list[bytes] = []
+    if not isinstance(m, W3LeafMatcher) or m._byteids or not isinstance(m.format, CompactPositions):
+        for d in docs.tolist():
+            if not m.is_active():
+                break
+            m.skip_to(d)
+            if m.is_active() and m.id() == d:
+                doc_list.append(d)
+                values.append(CompactPositions().encode(m.value_as("positions")))
+    else:
+        k = 0  # candidates before docs[k] are done
+        while not m._atend and k < len(docs):
+            if time.monotonic() > deadline:
+                return None
+            end = int(np.searchsorted(docs, m._maxid, side="right"))
+            if end > k:
+                m._read_data()
+                ids = np.cumsum(np.asarray(m._data[0], np.int64))
+                want = docs[k:end]
+                at = np.minimum(np.searchsorted(ids, want), len(ids) - 1)
+                hit = ids[at] == want
+                doc_list.extend(want[hit].tolist())
+                block_values = m._data[2]
+                values.extend(block_values[j] for j in at[hit].tolist())
+                k = end
+            m._next_block()
+    if not values:
+        return np.zeros(0, np.int64)
+    # CompactPositions values, concatenated: per posting a count (big-endian: skipped, the size tells),
+    # then native uint32 deltas.
+    flat = np.frombuffer(b"".join(values), np.uint32).astype(np.int64)
+    sizes = np.fromiter(map(len, values), np.int64, len(values)) // 4
+    heads = np.cumsum(sizes) - sizes
+    counts = sizes - 1
+    flat[heads] = 0
+    running = np.cumsum(flat)
+    positions = np.delete(running, heads) - np.repeat(running[heads], counts)
+    keys = (np.repeat(np.asarray(doc_list, np.int64), counts) << 32) + positions - shift
+    return keys[positions >= shift]

@@ -41,3 +41,31 @@ def test_rarer_terms_and_title_occurrences_score_higher(engine: Engine) -> None:
     common = ev.run(wq.Term("text_fold", "em")).score.max()
     rare = ev.run(wq.Term("text", "vàng")).score.max()
     assert rare > common
+
+
+def test_phrases_over_long_postings_and_several_segments_match_what_whoosh_matches(tmp_path: Path) -> None:
+    # Postings of hundreds of documents span several blocks (128 postings each) in two segments (the
+    # second from `add`), so the block skipping and per-block position decoding are all exercised.
+    import random
+
+    from searchsvc.articles import Article
+    from searchsvc.generations import IndexHome
+    from searchsvc.indexing import add, build_index
+
+    rng = random.Random(7)
+    words = "trẻ em vùng cao đến trường học sinh mưa lũ miền trung cứu trợ giá vàng tăng".split()
+
+    def article(i: int) -> Article:
+        body = " ".join(rng.choice(words) for _ in range(rng.randint(5, 60)))
+        return Article(id=f"d{i}", title=rng.choice(words), lead="", body=body)
+
+    home = tmp_path / "index"
+    build_index([article(i) for i in range(700)], home, procs=1, quiet=True)
+    add(IndexHome(home), [article(i) for i in range(700, 900)])
+    engine = Engine.open(home)
+    assert len(list(engine.searcher.reader().leaf_readers())) >= 2
+    for phrase in (["trẻ", "em"], ["vùng", "cao", "đến"], ["giá", "vàng", "tăng"], ["em", "em"]):
+        q = wq.Phrase("text", phrase)
+        ours = set(np.flatnonzero(engine._evaluator().run(q).match).tolist())
+        expected = set(engine.searcher.docs_for_query(q))
+        assert ours == expected and expected, phrase
