@@ -20,8 +20,8 @@ from tqdm import tqdm
 from whoosh import index as whoosh_index
 from whoosh.writing import SegmentWriter
 
-from searchsvc import segments, vocabulary
-from searchsvc.analysis import analyse, fold_text
+from searchsvc import bigrams, segments, vocabulary
+from searchsvc.analysis import analyse, fold_text, syllable_spans
 from searchsvc.articles import Article, Rejected, article_from_mapping, article_to_mapping
 from searchsvc.codec import FastW3Codec
 from searchsvc.errors import InputError
@@ -83,7 +83,26 @@ def build_generation(
     # ``procs`` worker processes each write whole segments, published together (see segments.py);
     # the fast path covers every field type our schema uses (tests/test_indexing_fast_path.py).
     assert segments.supported(ix.schema), "schema.py added a field type segments.py cannot write"
-    return segments.write_index(directory, articles, doc_fields, procs, FastW3Codec())
+    count, observed = segments.write_index(directory, articles, doc_fields, procs, FastW3Codec(),
+                                           observer=_BigramCounter)
+    bigrams.save(directory, bigrams.merge(observed))
+    return count
+
+
+class _BigramCounter:
+    """Counts the adjacent syllables of every article a reindex process indexes (a ``segments.Observer``)."""
+
+    def __init__(self) -> None:
+        self.counter = bigrams.Counter()
+
+    def add(self, fields: dict[str, Any]) -> None:
+        for part in fields["text"]:
+            if part:
+                exact, _, starts, ends = syllable_spans(part, words=True)  # analysed a moment ago: cached
+                self.counter.add(exact, starts, ends)
+
+    def result(self) -> Any:
+        return self.counter.result()
 
 
 def reindex(

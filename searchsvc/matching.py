@@ -2,16 +2,17 @@
 
 Each query syllable matches its folded form in every text field (recall: a syllable typed without
 accents is no evidence against any accented form) and, with extra weight, the exact forms the user
-meant: the one typed, or when typed without accents the forms the vocabulary makes likely in context
-(``tre em`` → ``trẻ`` and ``em``, plus the word ``trẻ_em``). Exact matches therefore outrank lookalikes
-(``công`` over ``cộng``) without hiding them. pyvi words in the vocabulary add a bonus for compound
-matches, whichever way pyvi split the query or the document.
+meant: the one typed, or when typed without accents the forms the index's bigram model makes likely
+given the whole query (``tre em`` → ``trẻ`` and ``em``, plus the word ``trẻ_em``). Exact matches
+therefore outrank lookalikes (``công`` over ``cộng``) without hiding them. pyvi words in the vocabulary
+add a bonus for compound matches, whichever way pyvi split the query or the document.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 from whoosh import query as wq
 
 from searchsvc.analysis import WORD_JOINER, Token, fold_text, syllables
@@ -23,8 +24,9 @@ from searchsvc.vocabulary import Vocabulary
 FIELD_WEIGHTS = {"text": 1.0, "title": 1.0}  # title/lead/body weights live in the index (schema.PART_WEIGHTS)
 EXACT_WEIGHT = 1.0  # on top of the folded match: an exact match counts double
 WORD_WEIGHT = 0.8  # bonus for matching the pyvi word a run of syllables forms
-CONTEXT_WEIGHT = 20.0  # how strongly word co-occurrence outweighs a syllable's own frequency
-MAX_CANDIDATES = 2  # accented forms per unaccented syllable
+SMOOTHING = 10.0  # bigram model: occurrences of a syllable before its followers outweigh their own frequency
+FORMS = 8  # accented forms of an unaccented syllable the model considers
+MAX_CANDIDATES = 2  # accented forms per unaccented syllable that get an exact-match weight
 MIN_SHARE = 0.05  # restored forms less likely than this are left to the folded match
 WORD_FORMS = 2  # accented readings of a folded word that earn a bonus
 # Function words that should not make a document fail the "every word" test (they still score).
@@ -39,6 +41,8 @@ class Syllable:
     typed: str  # as analysed from the query (exact form of what was typed)
     folded: str
     accented: bool  # the user typed diacritics on it
+    start: int = 0  # offsets in the query text: syllables one character apart are adjacent
+    end: int = 0
     candidates: list[tuple[str, float]] = field(default_factory=list)  # exact forms and their weights
 
 
@@ -62,42 +66,79 @@ def _syllable(tok: Token, vocab: Vocabulary) -> Syllable:
     if tok.folded not in vocab.fold_df and tok.text not in vocab.exact_df:
         for cand in decode_keys(tok.text):
             if cand in vocab.exact_df:
-                return Syllable(cand, fold_text(cand), True)
-    return Syllable(tok.text, tok.folded, tok.text != tok.folded)
+                return Syllable(cand, fold_text(cand), True, tok.start, tok.end)
+    return Syllable(tok.text, tok.folded, tok.text != tok.folded, tok.start, tok.end)
 
 
 def restore(run: list[Syllable], vocab: Vocabulary) -> list[tuple[int, int, list[tuple[str, float]]]]:
     """Fill each syllable's candidates in place; return pyvi-word bonuses as (start, end, [(word, weight)]).
 
-    A form's likelihood mixes its frequency in the index and the pyvi words it forms with its neighbours.
+    Each unaccented syllable may be any accented form the index has for it; which one the user meant
+    is the posterior of a bigram language model of the index (``searchsvc.bigrams``) given the whole
+    typed run: forward-backward over the forms of every syllable, so ``bao nhieu`` restores ``nhiêu``
+    and ``dau an`` restores ``đậu`` or ``dầu`` by its neighbours, not by its own frequency alone.
+    Syllables typed with accents are fixed and inform their neighbours.
     """
-    context: list[dict[str, float]] = [{} for _ in run]
+    forms = [[s.typed] if s.accented else [f for f, _ in vocab.syllables.get(s.folded, [])[:FORMS]] or [s.typed]
+             for s in run]
+    marginals = _posteriors(run, forms, vocab)
+    for s, fs, p in zip(run, forms, marginals):
+        if s.accented:
+            s.candidates = [(s.typed, 1.0)]
+            continue
+        ranked = sorted(zip(fs, p.tolist()), key=lambda fp: -fp[1])[:MAX_CANDIDATES]
+        s.candidates = [(f, share) for f, share in ranked if share >= MIN_SHARE and f in vocab.exact_df]
+    likely = [dict(zip(fs, p.tolist())) for fs, p in zip(forms, marginals)]
     words: list[tuple[int, int, list[tuple[str, float]]]] = []
     for size in (2, 3, 4):
         for i in range(len(run) - size + 1):
             span = run[i : i + size]
             key = WORD_JOINER.join(s.folded for s in span)
             found = []
-            for word, df in vocab.words.get(key, []):
+            for word, _ in vocab.words.get(key, []):
                 parts = word.split(WORD_JOINER)
                 if all(not s.accented or s.typed == p for s, p in zip(span, parts)):
-                    found.append((word, df))
-                    for j, p in enumerate(parts):
-                        context[i + j][p] = context[i + j].get(p, 0.0) + df
+                    # How likely the user meant this reading of the span: its syllables' posteriors.
+                    share = float(np.prod([likely[i + j].get(p, 0.0) for j, p in enumerate(parts)]))
+                    found.append((word, share))
+            found.sort(key=lambda ws: -ws[1])
             if found:
-                found_df = sum(df for _, df in found)
-                words.append((i, i + size, [(w, df / found_df) for w, df in found[:WORD_FORMS]]))
-    for s, ctx in zip(run, context):
-        if s.accented:
-            s.candidates = [(s.typed, 1.0)]
-            continue
-        scores: dict[str, float] = {}
-        for form, df in vocab.syllables.get(s.folded, [])[:8]:
-            scores[form] = df + CONTEXT_WEIGHT * ctx.get(form, 0.0)
-        total = sum(scores.values())
-        ranked = sorted(scores.items(), key=lambda kv: -kv[1])[:MAX_CANDIDATES]
-        s.candidates = [(form, sc / total) for form, sc in ranked if total and sc / total >= MIN_SHARE]
+                words.append((i, i + size, found[:WORD_FORMS]))
     return words
+
+
+def _posteriors(run: list[Syllable], forms: list[list[str]], vocab: Vocabulary) -> list[np.ndarray]:
+    """P(form | everything typed) for every syllable's forms, by forward-backward over the bigram model.
+
+    P(b | a) = (count(a b) + SMOOTHING * P(b)) / (count(a) + SMOOTHING): Dirichlet smoothing towards
+    the form's own frequency, which is also all there is between syllables that were not adjacent.
+    """
+    if not run:
+        return []
+    model = vocab.bigrams
+    total = float(model.total) if model is not None else 1.0
+    uni = [(model.counts(fs) if model is not None else np.ones(len(fs))) + 0.5 for fs in forms]
+    prior = [u / total for u in uni]
+    trans: list[np.ndarray] = []
+    for i in range(1, len(run)):
+        if model is None or run[i].start - run[i - 1].end != 1:
+            trans.append(np.tile(prior[i], (len(forms[i - 1]), 1)))
+            continue
+        pairs = model.pair_counts(forms[i - 1], forms[i])
+        trans.append((pairs + SMOOTHING * prior[i]) / (uni[i - 1][:, None] + SMOOTHING))
+    alpha = [prior[0] / prior[0].sum()]
+    for t in trans:
+        a = alpha[-1] @ t
+        alpha.append(a / a.sum())
+    beta = [np.ones(len(forms[-1]))]
+    for t in reversed(trans):
+        b = t @ beta[0]
+        beta.insert(0, b / b.sum())
+    out = []
+    for a, b in zip(alpha, beta):
+        p = a * b
+        out.append(p / p.sum())
+    return out
 
 
 def _fields(title_only: bool) -> tuple[str, ...]:
@@ -131,8 +172,8 @@ def word_bonus(words: list[tuple[int, int, list[tuple[str, float]]]], title_only
     out: list[wq.Query] = []
     for _, _, forms in words:
         for word, share in forms:
-            # A floor under the share: a rare reading (đồ_thị beside đô_thị) is worth finding when a
-            # document has it, and BM25's idf already rewards the rare word where it occurs.
+            if share < MIN_SHARE:
+                continue  # a reading the user almost surely did not mean: not worth a term
             for f in _fields(title_only):
                 out.append(wq.Term(f, word, boost=FIELD_WEIGHTS[f] * WORD_WEIGHT * share))
     return out

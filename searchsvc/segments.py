@@ -19,7 +19,7 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 from whoosh import index as whoosh_index
@@ -198,8 +198,16 @@ class SegmentBuilder:
         return self.segment
 
 
+class Observer(Protocol):
+    """Sees every document a process indexes (after its fields were analysed); its result is returned."""
+
+    def add(self, fields: Fields) -> None: ...
+
+    def result(self) -> Any: ...
+
+
 def _build(storage: Storage, indexname: str, schema: Schema, codec: W3Codec, docs: Iterable[Fields],
-           segment_postings: int) -> list[Any]:
+           segment_postings: int, observer: Observer | None = None) -> list[Any]:
     """Segments of ``docs``, a new one whenever the current holds ``segment_postings`` postings."""
     segments: list[Any] = []
     builder: SegmentBuilder | None = None
@@ -207,6 +215,8 @@ def _build(storage: Storage, indexname: str, schema: Schema, codec: W3Codec, doc
         if builder is None:
             builder = SegmentBuilder(storage, indexname, schema, codec)
         builder.add(fields)
+        if observer is not None:
+            observer.add(fields)
         if builder.postings() >= segment_postings:
             segments.append(builder.finish())
             builder = None
@@ -216,16 +226,18 @@ def _build(storage: Storage, indexname: str, schema: Schema, codec: W3Codec, doc
 
 
 def _worker(storage: Storage, indexname: str, schema: Schema, codec: W3Codec, to_fields: Callable[[Any], Fields],
-            jobs: Any, results: Any, segment_postings: int) -> None:
+            jobs: Any, results: Any, segment_postings: int, observer: Callable[[], Observer] | None) -> None:
     def docs() -> Iterator[Fields]:
         while (batch := jobs.get()) is not None:
             for item in batch:
                 yield to_fields(item)
 
     try:
-        results.put((os.getpid(), _build(storage, indexname, schema, codec, docs(), segment_postings), None))
+        seen = observer() if observer is not None else None
+        segments = _build(storage, indexname, schema, codec, docs(), segment_postings, seen)
+        results.put((os.getpid(), segments, seen.result() if seen is not None else None, None))
     except BaseException:
-        results.put((os.getpid(), None, traceback.format_exc()))
+        results.put((os.getpid(), None, None, traceback.format_exc()))
 
 
 def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -239,17 +251,19 @@ class WorkerError(RuntimeError):
 
 
 def _parallel(storage: Storage, indexname: str, schema: Schema, codec: W3Codec, items: Iterable[T],
-              to_fields: Callable[[T], Fields], procs: int, segment_postings: int) -> list[Any]:
+              to_fields: Callable[[T], Fields], procs: int, segment_postings: int,
+              observer: Callable[[], Observer] | None) -> tuple[list[Any], list[Any]]:
     # fork: workers inherit the loaded pyvi model and the schema instead of importing and unpickling
     # them (importing pyvi alone takes seconds); Whoosh's MpWriter forks the same way.
     ctx = multiprocessing.get_context("fork")
     jobs = ctx.Queue(maxsize=procs * QUEUED_BATCHES_PER_WORKER)
     results = ctx.Queue()
     workers = [ctx.Process(target=_worker, args=(storage, indexname, schema, codec, to_fields, jobs, results,
-                                                 segment_postings), daemon=True) for _ in range(procs)]
+                                                 segment_postings, observer), daemon=True) for _ in range(procs)]
     for w in workers:
         w.start()
     segments: list[Any] = []
+    observed: list[Any] = []
     try:
         for batch in _batches(items, BATCH):
             _put(jobs, batch, workers, results)
@@ -257,7 +271,9 @@ def _parallel(storage: Storage, indexname: str, schema: Schema, codec: W3Codec, 
             _put(jobs, None, workers, results)
         pending = len(workers)
         while pending:
-            segments.extend(_result(results, workers))
+            done, seen = _result(results, workers)
+            segments.extend(done)
+            observed.append(seen)
             pending -= 1
         for w in workers:
             w.join()
@@ -268,7 +284,7 @@ def _parallel(storage: Storage, indexname: str, schema: Schema, codec: W3Codec, 
         for w in workers:
             w.join()
         raise
-    return segments
+    return segments, observed
 
 
 def _put(jobs: Any, obj: Any, workers: list[Any], results: Any) -> None:
@@ -282,25 +298,27 @@ def _put(jobs: Any, obj: Any, workers: list[Any], results: Any) -> None:
                 raise WorkerError("a reindex worker exited early") from None
 
 
-def _result(results: Any, workers: list[Any]) -> list[Any]:
+def _result(results: Any, workers: list[Any]) -> tuple[list[Any], Any]:
     while True:
         try:
-            _, segments, error = results.get(timeout=1.0)
+            _, segments, seen, error = results.get(timeout=1.0)
         except queue.Empty:
             if any(w.exitcode not in (None, 0) for w in workers):
                 raise WorkerError("a reindex worker died (killed, or out of memory?)") from None
             continue
         if error is not None:
             raise WorkerError(f"a reindex worker failed:\n{error}")
-        return list(segments)
+        return list(segments), seen
 
 
 def write_index(directory: Path, items: Iterable[T], to_fields: Callable[[T], Fields], procs: int,
-                codec: W3Codec, segment_postings: int = SEGMENT_POSTINGS) -> int:
+                codec: W3Codec, segment_postings: int = SEGMENT_POSTINGS,
+                observer: Callable[[], Observer] | None = None) -> tuple[int, list[Any]]:
     """Indexes ``items`` into the (empty, freshly created) index in ``directory`` and commits.
 
     ``procs`` worker processes index in parallel (1: in this process); each writes its own
-    segments, and one new TOC publishes them all. Returns the number of documents written.
+    segments, and one new TOC publishes them all. Each process makes an ``observer()`` that sees its
+    documents. Returns the number of documents written and the observers' results.
     """
     ix = whoosh_index.open_dir(str(directory))
     lock = ix.lock("WRITELOCK")
@@ -309,12 +327,15 @@ def write_index(directory: Path, items: Iterable[T], to_fields: Callable[[T], Fi
     try:
         storage, name, schema = ix.storage, ix.indexname, ix.schema
         if procs <= 1:
-            segments = _build(storage, name, schema, codec, map(to_fields, items), segment_postings)
+            seen = observer() if observer is not None else None
+            segments = _build(storage, name, schema, codec, map(to_fields, items), segment_postings, seen)
+            observed = [seen.result() if seen is not None else None]
         else:
-            segments = _parallel(storage, name, schema, codec, items, to_fields, procs, segment_postings)
+            segments, observed = _parallel(storage, name, schema, codec, items, to_fields, procs, segment_postings,
+                                           observer)
         generation = ix.latest_generation() + 1
         whoosh_index.TOC(schema, segments, generation).write(storage, name)
         whoosh_index.clean_files(storage, name, generation, segments)
     finally:
         lock.release()
-    return sum(s.doc_count_all() for s in segments)
+    return sum(s.doc_count_all() for s in segments), observed

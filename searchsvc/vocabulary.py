@@ -11,11 +11,14 @@ from __future__ import annotations
 import os
 import pickle
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from searchsvc.analysis import WORD_JOINER, fold
+from searchsvc import bigrams
+from searchsvc.analysis import WORD_JOINER, fold, syllable_spans
+from searchsvc.bigrams import Bigrams
+from searchsvc.schema import TEXT_PARTS
 
 FILE = "vocabulary.pickle"
 _MIN_WORD_DF = 2  # a pyvi word seen in one document only is more likely noise than a compound
@@ -29,6 +32,7 @@ class Vocabulary:
     exact_df: dict[str, int] = field(default_factory=dict)
     fold_df: dict[str, int] = field(default_factory=dict)
     doc_count: int = 0
+    bigrams: Bigrams | None = None  # the generation's own file (bigrams.npy), not pickled with the rest
 
     def candidates(self, folded: str) -> list[tuple[str, int]]:
         table = self.words if WORD_JOINER in folded else self.syllables
@@ -60,23 +64,45 @@ def _doc_frequencies(reader: Any, fieldname: str) -> dict[str, int]:
 
 
 def load_or_build(directory: Path, reader: Any) -> Vocabulary:
-    path = directory / FILE
+    vocab = _load(directory)
+    if vocab is None:
+        vocab = build(reader)
+        save(directory, vocab)
+    vocab.bigrams = bigrams.load(directory) or _count_bigrams(directory, reader)
+    return vocab
+
+
+def _count_bigrams(directory: Path, reader: Any) -> Bigrams:
+    """The bigram table of a generation written without one (reindex counts it as it goes), from the
+    stored text: a one-off pass over every article, saved for the next worker."""
+    counter = bigrams.Counter()
+    for _, stored in reader.iter_docs():
+        for name in TEXT_PARTS:
+            if text := stored.get(name):
+                exact, _, starts, ends = syllable_spans(text)
+                counter.add(exact, starts, ends)
+    table = bigrams.merge([counter.result()])
     try:
-        with open(path, "rb") as fh:
+        bigrams.save(directory, table)
+    except OSError:
+        pass  # a read-only home still serves; the table lives in memory
+    return Bigrams(table)
+
+
+def _load(directory: Path) -> Vocabulary | None:
+    try:
+        with open(directory / FILE, "rb") as fh:
             vocab: Vocabulary = pickle.load(fh)
             return vocab
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
-        pass
-    vocab = build(reader)
-    save(directory, vocab)
-    return vocab
+        return None
 
 
 def save(directory: Path, vocab: Vocabulary) -> None:
     tmp = directory / f"{FILE}.tmp-{os.getpid()}"
     try:
         with open(tmp, "wb") as fh:
-            pickle.dump(vocab, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(replace(vocab, bigrams=None), fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, directory / FILE)
     except OSError:
         tmp.unlink(missing_ok=True)  # a read-only home still serves; the table is rebuilt in memory

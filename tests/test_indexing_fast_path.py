@@ -138,7 +138,7 @@ def test_build_generation_writes_what_whoosh_writes(procs: int, articles: list[A
 def test_many_small_segments_hold_the_same_index(articles: list[Article], plain: dict[str, Any],
                                                  tmp_path: Path) -> None:
     whoosh_index.create_in(str(tmp_path), build_schema())
-    count = segments.write_index(tmp_path, articles, doc_fields, 2, FastW3Codec(), segment_postings=20_000)
+    count, _ = segments.write_index(tmp_path, articles, doc_fields, 2, FastW3Codec(), segment_postings=20_000)
     assert count == N_DOCS
     assert len(whoosh_index.open_dir(str(tmp_path))._segments()) > 2
     _assert_same(_snapshot(tmp_path), plain)

@@ -48,3 +48,24 @@ def test_questions_are_recognised_with_or_without_accents(vocab: Vocabulary, tex
 def test_function_words_do_not_gate_the_every_word_tier(vocab: Vocabulary) -> None:
     strict = plan(parse("trẻ em của vùng cao"), vocab, "trẻ em của vùng cao").strict
     assert "của" not in repr(getattr(strict, "a", strict))  # "của" only scores (AndMaybe's optional side)
+
+
+def test_neighbours_outweigh_a_syllables_own_frequency(tmp_path: Path) -> None:
+    from searchsvc.articles import Article
+    from searchsvc.indexing import build_index
+
+    common = "Nhiều người đến xem, nhiều nhà mở cửa và nhiều xe đỗ lại."
+    rare = "Giá vé bao nhiêu? Không ai biết bao nhiêu người đến."
+    articles = [Article(id=f"c{i}", title="Lễ hội", lead="", body=common) for i in range(6)]
+    articles += [Article(id=f"r{i}", title="Giá vé", lead="", body=rare) for i in range(2)]
+    build_index(articles, tmp_path / "index", procs=1, quiet=True)
+    vocab = Engine.open(tmp_path / "index").vocabulary
+    assert vocab.syllables["nhieu"][0][0] == "nhiều"  # by itself, the likelier reading
+    for text, expected in (("bao nhieu", "nhiêu"), ("nhieu nguoi", "nhiều"), ("gia ve bao nhieu", "nhiêu")):
+        run = _syllables(text, vocab)
+        restore(run, vocab)
+        assert run[-1 if text.endswith("nhieu") else 0].candidates[0][0] == expected, text
+    # Not adjacent in the query (a comma between): no context, the syllable's own frequency decides.
+    run = _syllables("bao, nhieu", vocab)
+    restore(run, vocab)
+    assert run[1].candidates[0][0] == "nhiều"

@@ -98,10 +98,16 @@ def analyse(text: str, words: bool = True) -> list[Token]:
     ]
 
 
-def syllable_spans(text: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[int, ...], tuple[int, ...]]:
-    """Syllables as parallel tuples (exact, folded, start, end): highlighting's hot path, no Token objects."""
-    a = _analyse(text, False)
-    return a.exact, a.folded, a.starts, a.ends
+def syllable_spans(text: str, words: bool = False) -> tuple[tuple[str, ...], tuple[str, ...], tuple[int, ...],
+                                                             tuple[int, ...]]:
+    """Syllables as parallel tuples (exact, folded, start, end): highlighting's hot path, no Token objects.
+
+    ``words=True`` takes them from the indexing analysis (with pyvi words) of the same text, when
+    that was just made: it is cached, and pyvi is the expensive part.
+    """
+    a = _analyse(text, words)
+    n = a.n_syllables
+    return a.exact[:n], a.folded[:n], a.starts[:n], a.ends[:n]
 
 
 def syllables(text: str) -> list[Token]:

@@ -1,0 +1,96 @@
+"""The bigram table counts exactly what a plain count of adjacent syllables gives, whichever way it is built."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections import Counter
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from searchsvc import bigrams
+from searchsvc.analysis import syllable_spans
+from searchsvc.articles import Article
+from searchsvc.indexing import build_index
+from searchsvc.search import Engine
+
+NEWS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "news" / "baomoi_2017.jsonl.gz"
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    with gzip.open(NEWS, "rt", encoding="utf-8") as fh:
+        docs = [json.loads(line) for line in islice(fh, 60)]
+    return [d[k] for d in docs for k in ("title", "lead", "body") if d.get(k)]
+
+
+def _plain_counts(texts: list[str]) -> tuple[Counter[str], Counter[tuple[str, str]]]:
+    one: Counter[str] = Counter()
+    two: Counter[tuple[str, str]] = Counter()
+    for text in texts:
+        exact, _, starts, ends = syllable_spans(text)
+        one.update(exact)
+        two.update((exact[i], exact[i + 1]) for i in range(len(exact) - 1) if starts[i + 1] - ends[i] == 1)
+    return one, two
+
+
+def _table(texts: list[str], min_count: int = 1) -> bigrams.Bigrams:
+    counter = bigrams.Counter()
+    for text in texts:
+        exact, _, starts, ends = syllable_spans(text)
+        counter.add(exact, starts, ends)
+    return bigrams.Bigrams(bigrams.merge([counter.result()], min_count=min_count))
+
+
+def test_counts_are_exact_for_every_syllable_and_pair(texts: list[str]) -> None:
+    one, two = _plain_counts(texts)
+    table = _table(texts)
+    syllables = sorted(one)
+    assert table.counts(syllables).tolist() == [one[s] for s in syllables]
+    pairs = sorted(two)
+    got = [table.pair_counts([a], [b])[0, 0] for a, b in pairs]
+    assert got == [two[p] for p in pairs]
+    assert table.total == sum(one.values())
+    # A pair that never occurs (both syllables do) counts nothing.
+    absent = next((a, b) for a in syllables for b in syllables if (a, b) not in two)
+    assert table.pair_counts([absent[0]], [absent[1]])[0, 0] == 0
+
+
+def test_only_syllables_one_character_apart_are_adjacent() -> None:
+    table = _table(["Hà Nội, Việt Nam và Hà Nội"])
+    assert table.pair_counts(["hà", "nội", "việt"], ["nội", "việt", "nam"]).tolist() == [
+        [2, 0, 0], [0, 0, 0], [0, 0, 1]]
+
+
+def test_merging_counters_equals_counting_everything_and_drops_rare_pairs(texts: list[str]) -> None:
+    half = len(texts) // 2
+    parts = []
+    for chunk in (texts[:half], texts[half:]):
+        counter = bigrams.Counter()
+        for text in chunk:
+            exact, _, starts, ends = syllable_spans(text)
+            counter.add(exact, starts, ends)
+        parts.append(counter.result())
+    merged = bigrams.Bigrams(bigrams.merge(parts))
+    one, two = _plain_counts(texts)
+    pairs = sorted(two)
+    got = [merged.pair_counts([a], [b])[0, 0] for a, b in pairs]
+    assert got == [two[p] if two[p] >= bigrams.MIN_COUNT else 0 for p in pairs]
+    assert merged.total == sum(one.values())
+
+
+def test_reindex_writes_the_table_a_count_of_the_stored_text_gives(tmp_path: Path, texts: list[str]) -> None:
+    articles = [Article(id=f"d{i}", title=texts[i][:80], lead="", body=texts[i]) for i in range(0, 40)]
+    home = tmp_path / "index"
+    build_index(articles, home, procs=2, quiet=True)
+    gen = next(home.glob("gen-*"))
+    written = np.load(gen / bigrams.FILE)
+    (gen / bigrams.FILE).unlink()
+    rebuilt = Engine.open(home).vocabulary.bigrams  # no table: counted from the stored text, and saved
+    assert rebuilt is not None and (gen / bigrams.FILE).exists()
+    assert np.array_equal(written, np.load(gen / bigrams.FILE))
+    expected = _table([t for a in articles for t in (a.title, a.body)], min_count=bigrams.MIN_COUNT)
+    assert np.array_equal(written, np.stack([expected.keys, expected.values]))
