@@ -2,12 +2,13 @@
 
 Accent restoration needs context beyond one syllable's frequency (``bao nhieu`` is ``bao nhiêu``
 although ``nhiều`` is twenty times as common). Counting every adjacent pair of exact syllables while
-indexing gives that context. A pair is kept as a 64-bit hash of its two syllables (collisions: about
-one in 10^7 among millions of pairs, unlike a fixed table of buckets, where a rare form borrowing a
-frequent pair's count restored ``cho xe`` as ``chò xê``), sorted, with its count; pairs seen once are
-dropped when the table is saved (they are mostly noise, and they are half of all pairs). Single
-syllables are counted in the same table under a salt, so pairs and syllables share one unit
-(occurrences), and the number of syllables counted is kept under the reserved key 0.
+indexing gives that context. A pair is kept under a 64-bit key, 32 bits of each syllable's hash
+(exact keys, sorted, with counts: a fixed table of hashed buckets let rare forms borrow frequent pairs'
+counts and restored ``cho xe`` as ``chò xê``). Pairs seen once are kept: dropping them (half the
+table) cost 0.4% of restorations. Single syllables are counted in the same table under a reserved
+low half, with how many distinct syllables follow them; the number of syllables counted is kept
+under the reserved key 0. A 32-bit half can collide (about one syllable pair in 10^5 shares a half):
+the cost is a wrong count for a rare pair, never an error.
 
 Only syllables separated by one character (a space, usually) count as adjacent: ``Hà Nội, Việt Nam``
 gives ``hà nội`` and ``việt nam``, not ``nội việt``.
@@ -23,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 FILE = "bigrams.npy"
-MIN_COUNT = 2  # pairs seen fewer times are not saved
-_MIX = np.uint64(0x9E3779B97F4A7C15)
-_UNIGRAM = np.uint64(0x5BD1E9955BD1E995)  # the salt that makes (syllable, nothing) its own key
+_HIGH = np.uint64(0xFFFFFFFF00000000)
+_LOW = np.uint64(0xFFFFFFFF)
+_UNIGRAM = np.uint64(0x5BD1E995)  # the low half that makes (syllable, nothing) its own key
 _TOTAL_KEY = 0
 _FLUSH = 1 << 23  # keys buffered before they are folded into the sorted counts (64 MiB)
 
@@ -40,8 +41,8 @@ def _hashes(syllables: Sequence[str]) -> np.ndarray:
 
 
 def _pair_keys(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        keys: np.ndarray = ((a * _MIX) ^ b) * _MIX + b
+    # The left syllable's hash in the high half, so a syllable's followers group by ``key >> 32``.
+    keys: np.ndarray = (a & _HIGH) | (b & _LOW)
     return keys
 
 
@@ -105,11 +106,22 @@ class Counter:
                          np.concatenate([np.asarray([self.syllables], np.uint64), self.counts])])
 
 
-def merge(tables: Sequence[np.ndarray], min_count: int = MIN_COUNT) -> np.ndarray:
-    """Counters' tables (``Counter.result``) summed into one, rare pairs dropped."""
+def merge(tables: Sequence[np.ndarray]) -> np.ndarray:
+    """Counters' tables (``Counter.result``) summed into one.
+
+    The saved table has three rows: key, count, and for a syllable the number of distinct syllables
+    seen after it (pairs seen once included), which Witten-Bell smoothing needs.
+    """
     keys, counts = _sum_by_key(np.concatenate([t[0] for t in tables]), np.concatenate([t[1] for t in tables]))
-    keep = (counts >= min_count) | (keys == _TOTAL_KEY)
-    return np.stack([keys[keep], counts[keep]])
+    unigram = (keys & _LOW) == _UNIGRAM
+    pair = ~unigram & (keys != _TOTAL_KEY)
+    lefts, followers = np.unique(keys[pair] >> np.uint64(32), return_counts=True)
+    distinct = np.zeros(len(keys), np.uint64)
+    at = np.searchsorted(lefts, keys[unigram] >> np.uint64(32))
+    found = at < len(lefts)
+    found[found] = lefts[at[found]] == (keys[unigram] >> np.uint64(32))[found]
+    distinct[np.flatnonzero(unigram)[found]] = followers[at[found]]
+    return np.stack([keys, counts, distinct])
 
 
 class Bigrams:
@@ -118,20 +130,24 @@ class Bigrams:
     def __init__(self, table: np.ndarray) -> None:
         self.keys = table[0]
         self.values = table[1]
-        self.total = max(1, int(self._lookup(np.asarray([_TOTAL_KEY], np.uint64))[0]))
+        self.followers = table[2]
+        self.total = max(1, int(self._lookup(np.asarray([_TOTAL_KEY], np.uint64), self.values)[0]))
 
-    def _lookup(self, keys: np.ndarray) -> np.ndarray:
+    def _lookup(self, keys: np.ndarray, row: np.ndarray) -> np.ndarray:
         at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
-        return np.where(self.keys[at] == keys, self.values[at], 0).astype(np.float64)
+        return np.where(self.keys[at] == keys, row[at], 0).astype(np.float64)
 
     def counts(self, syllables: Sequence[str]) -> np.ndarray:
-        return self._lookup(_unigram_keys(_hashes(syllables)))
+        return self._lookup(_unigram_keys(_hashes(syllables)), self.values)
+
+    def distinct_followers(self, syllables: Sequence[str]) -> np.ndarray:
+        return self._lookup(_unigram_keys(_hashes(syllables)), self.followers)
 
     def pair_counts(self, left: Sequence[str], right: Sequence[str]) -> np.ndarray:
         """``counts[i, j]``: how often ``right[j]`` directly follows ``left[i]``."""
         a, b = _hashes(left), _hashes(right)
         keys = _pair_keys(np.repeat(a, len(b)), np.tile(b, len(a)))
-        return self._lookup(keys).reshape(len(a), len(b))
+        return self._lookup(keys, self.values).reshape(len(a), len(b))
 
 
 def save(directory: Path, table: np.ndarray) -> None:
@@ -146,6 +162,6 @@ def load(directory: Path) -> Bigrams | None:
         table = np.load(directory / FILE, mmap_mode="r")
     except (OSError, ValueError):
         return None
-    if table.ndim != 2 or table.shape[0] != 2 or table.dtype != np.uint64 or not table.shape[1]:
+    if table.ndim != 2 or table.shape[0] != 3 or table.dtype != np.uint64 or not table.shape[1]:
         return None
     return Bigrams(table)

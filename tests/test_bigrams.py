@@ -37,12 +37,16 @@ def _plain_counts(texts: list[str]) -> tuple[Counter[str], Counter[tuple[str, st
     return one, two
 
 
-def _table(texts: list[str], min_count: int = 1) -> bigrams.Bigrams:
+def _table_rows(texts: list[str]) -> np.ndarray:
     counter = bigrams.Counter()
     for text in texts:
         exact, _, starts, ends = syllable_spans(text)
         counter.add(exact, starts, ends)
-    return bigrams.Bigrams(bigrams.merge([counter.result()], min_count=min_count))
+    return counter.result()
+
+
+def _table(texts: list[str]) -> bigrams.Bigrams:
+    return bigrams.Bigrams(bigrams.merge([_table_rows(texts)]))
 
 
 def test_counts_are_exact_for_every_syllable_and_pair(texts: list[str]) -> None:
@@ -54,6 +58,8 @@ def test_counts_are_exact_for_every_syllable_and_pair(texts: list[str]) -> None:
     got = [table.pair_counts([a], [b])[0, 0] for a, b in pairs]
     assert got == [two[p] for p in pairs]
     assert table.total == sum(one.values())
+    followers = {a: len({b for x, b in two if x == a}) for a in syllables}
+    assert table.distinct_followers(syllables).tolist() == [followers[s] for s in syllables]
     # A pair that never occurs (both syllables do) counts nothing.
     absent = next((a, b) for a in syllables for b in syllables if (a, b) not in two)
     assert table.pair_counts([absent[0]], [absent[1]])[0, 0] == 0
@@ -65,21 +71,16 @@ def test_only_syllables_one_character_apart_are_adjacent() -> None:
         [2, 0, 0], [0, 0, 0], [0, 0, 1]]
 
 
-def test_merging_counters_equals_counting_everything_and_drops_rare_pairs(texts: list[str]) -> None:
+def test_merging_counters_equals_counting_everything(texts: list[str]) -> None:
     half = len(texts) // 2
-    parts = []
-    for chunk in (texts[:half], texts[half:]):
-        counter = bigrams.Counter()
-        for text in chunk:
-            exact, _, starts, ends = syllable_spans(text)
-            counter.add(exact, starts, ends)
-        parts.append(counter.result())
+    parts = [_table_rows(texts[:half]), _table_rows(texts[half:])]
     merged = bigrams.Bigrams(bigrams.merge(parts))
     one, two = _plain_counts(texts)
     pairs = sorted(two)
     got = [merged.pair_counts([a], [b])[0, 0] for a, b in pairs]
-    assert got == [two[p] if two[p] >= bigrams.MIN_COUNT else 0 for p in pairs]
+    assert got == [two[p] for p in pairs]
     assert merged.total == sum(one.values())
+    assert np.array_equal(bigrams.merge(parts), bigrams.merge([_table_rows(texts)]))
 
 
 def test_reindex_writes_the_table_a_count_of_the_stored_text_gives(tmp_path: Path, texts: list[str]) -> None:
@@ -92,5 +93,5 @@ def test_reindex_writes_the_table_a_count_of_the_stored_text_gives(tmp_path: Pat
     rebuilt = Engine.open(home).vocabulary.bigrams  # no table: counted from the stored text, and saved
     assert rebuilt is not None and (gen / bigrams.FILE).exists()
     assert np.array_equal(written, np.load(gen / bigrams.FILE))
-    expected = _table([t for a in articles for t in (a.title, a.body)], min_count=bigrams.MIN_COUNT)
-    assert np.array_equal(written, np.stack([expected.keys, expected.values]))
+    expected = _table([t for a in articles for t in (a.title, a.body)])
+    assert np.array_equal(written, np.stack([expected.keys, expected.values, expected.followers]))

@@ -21,7 +21,7 @@ def test_restores_accents_from_the_index_vocabulary(vocab: Vocabulary) -> None:
     run = _syllables("tre em", vocab)
     words = restore(run, vocab)
     assert run[0].candidates[0][0] == "trẻ" and run[1].candidates[0][0] == "em"
-    assert any(form == "trẻ_em" for _, _, forms in words for form, _ in forms)
+    assert any("trẻ_em" in forms for _, _, forms in words)
 
 
 def test_typed_accents_are_kept_exactly(vocab: Vocabulary) -> None:
