@@ -5,7 +5,8 @@ if missing). The load is 1,000 distinct queries from the same generator, request
 repeat mix (weight of the query of rank r ∝ 1/r^s, s = 1.1; a seeded sample), by ``--connections``
 threads each holding one keep-alive ``http.client`` connection, until ``--duration`` seconds or
 ``--requests`` requests, whichever comes first. A short untimed warm-up opens each worker's engine.
-Peak RSS per worker is VmHWM from /proc/<pid>/status of each child of the gunicorn master.
+Peak RSS per worker is VmHWM from /proc/<pid>/status of each child of the gunicorn master; peak PSS and
+private memory are sampled from /proc/<pid>/smaps_rollup (see ``MemorySampler`` for why both).
 
     python bench/serve_load.py --limit 2000 --duration 20     # development
     python bench/serve_load.py --json serve_load.json
@@ -124,6 +125,48 @@ def status_kb(pid: int, field: str) -> int:
     return 0
 
 
+def rollup_kb(pid: int) -> dict[str, int]:
+    """/proc/<pid>/smaps_rollup: Rss, Pss, Private_Clean, Private_Dirty, Anonymous, ... in kB."""
+    out = {}
+    try:
+        lines = Path(f"/proc/{pid}/smaps_rollup").read_text(encoding="ascii").splitlines()
+    except OSError:
+        return {}
+    for line in lines[1:]:
+        name, _, rest = line.partition(":")
+        if rest.split():
+            out[name] = int(rest.split()[0])
+    return out
+
+
+class MemorySampler(threading.Thread):
+    """Peak proportional (Pss) and private memory of each worker, sampled every half second.
+
+    VmHWM counts every page of the memory-mapped index a worker has touched, although those pages are
+    the kernel's page cache, shared by all workers (and by the next reindex's readers); Pss charges
+    each worker its share of them, and private memory is what only that worker holds.
+    """
+
+    def __init__(self, pids: list[int]) -> None:
+        super().__init__(daemon=True)
+        self.pids = pids
+        self.peak: dict[int, dict[str, float]] = {pid: {"pss_mb": 0.0, "private_mb": 0.0} for pid in pids}
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.wait(0.5):
+            self.sample()
+
+    def sample(self) -> None:
+        for pid in self.pids:
+            r = rollup_kb(pid)
+            if r:
+                peak = self.peak[pid]
+                peak["pss_mb"] = max(peak["pss_mb"], r.get("Pss", 0) / 1024)
+                private = (r.get("Private_Clean", 0) + r.get("Private_Dirty", 0)) / 1024
+                peak["private_mb"] = max(peak["private_mb"], private)
+
+
 class Load:
     """Threads, each with one keep-alive connection, taking the next path of a shared sequence."""
 
@@ -225,12 +268,17 @@ def main(limit: int | None, distinct: int, zipf_s: float, connections: int, dura
     with server(home, workers, log_path) as (proc, port):
         Load(port, warm, connections, duration).run()
         load_before = corpus.uptime()
+        pids = worker_pids(proc.pid)
+        sampler = MemorySampler(pids)
+        sampler.start()
         load = Load(port, paths, connections, duration)
         seconds = load.run()
+        sampler.halt.set()
+        sampler.join()
+        sampler.sample()
         load_after = corpus.uptime()
-        pids = worker_pids(proc.pid)
-        rss = {pid: {"peak_mb": status_kb(pid, "VmHWM") / 1024, "rss_mb": status_kb(pid, "VmRSS") / 1024}
-               for pid in pids}
+        rss = {pid: {"peak_mb": status_kb(pid, "VmHWM") / 1024, "rss_mb": status_kb(pid, "VmRSS") / 1024,
+                     **sampler.peak[pid]} for pid in pids}
 
     lat = corpus.percentiles(load.latencies)
     done = len(load.latencies) + sum(load.errors.values())
@@ -241,9 +289,10 @@ def main(limit: int | None, distinct: int, zipf_s: float, connections: int, dura
     print(f"{info['articles']:,} articles, index {info['index_bytes'] / 2**20:.0f} MiB; {distinct} distinct "
           f"queries, Zipf s={zipf_s}; {connections} connections, {workers} workers; {seconds:.1f} s")
     rows = [["requests", "req/s", "mean ms", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors",
-             "peak RSS/worker MB"]]
+             "peak RSS/worker MB", "peak PSS MB", "peak private MB"]]
     rows.append([f"{done:,}", f"{rps:.0f}"] + [f"{lat.get(k, 0):.1f}" for k in ("mean", "p50", "p95", "p99", "max")]
-                + [str(errors), " / ".join(f"{r['peak_mb']:.0f}" for r in rss.values())])
+                + [str(errors)] + [" / ".join(f"{r[k]:.0f}" for r in rss.values())
+                                   for k in ("peak_mb", "pss_mb", "private_mb")])
     print(corpus.table(rows))
     if load.errors:
         print("errors: " + ", ".join(f"{k} × {n}" for k, n in sorted(load.errors.items())))

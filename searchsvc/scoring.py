@@ -26,6 +26,7 @@ K1 = 1.2
 B = 0.75
 _POSTINGS_CACHE_BYTES = 192 * 2**20  # decoded postings kept per worker: popular terms stay decoded
 PHRASE_CANDIDATES = 2000  # best-scoring documents whose positions a phrase query checks
+CACHED_POSITIONS = 2000  # postings from which a word's positions are decoded whole and cached
 
 
 @dataclass
@@ -43,7 +44,8 @@ class ReaderStats:
     live: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     lengths: dict[str, np.ndarray] = field(default_factory=dict)
     avg_length: dict[str, float] = field(default_factory=dict)
-    cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = field(default_factory=OrderedDict)
+    # Decoded postings, least recently used first: (kind, field, term) → arrays
+    cache: OrderedDict[tuple[str, str, str], tuple[np.ndarray, ...]] = field(default_factory=OrderedDict)
     cached_bytes: int = 0
 
     @classmethod
@@ -66,34 +68,116 @@ class ReaderStats:
             self.lengths[fieldname] = arr
         return arr
 
-    def postings(self, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
-        key = (fieldname, text)
+    def _cached(self, key: tuple[str, str, str], read: Any) -> tuple[np.ndarray, ...]:
         hit = self.cache.get(key)
         if hit is not None:
             self.cache.move_to_end(key)
             return hit
-        ids: list[Any] = []
-        weights: list[Any] = []
-        for sub, offset in self.reader.leaf_readers():
-            if (fieldname, text) not in sub:
-                continue
-            _read_postings(sub.postings(fieldname, text), offset, ids, weights)
-        if ids:
-            out = (np.concatenate(ids).astype(np.int64), np.concatenate(weights).astype(np.float32))
-        else:
-            out = (np.zeros(0, np.int64), np.zeros(0, np.float32))
+        out: tuple[np.ndarray, ...] = read()
         self.cache[key] = out
-        self.cached_bytes += out[0].nbytes + out[1].nbytes
+        self.cached_bytes += sum(a.nbytes for a in out)
         while self.cached_bytes > _POSTINGS_CACHE_BYTES and len(self.cache) > 1:
-            _, (old_ids, old_weights) = self.cache.popitem(last=False)
-            self.cached_bytes -= old_ids.nbytes + old_weights.nbytes
+            _, old = self.cache.popitem(last=False)
+            self.cached_bytes -= sum(a.nbytes for a in old)
         return out
 
+    def postings(self, fieldname: str, text: str) -> tuple[np.ndarray, ...]:
+        """(docnums, weights) of a term, docnums ascending."""
+        def read() -> tuple[np.ndarray, ...]:
+            ids: list[Any] = []
+            weights: list[Any] = []
+            for sub, offset in self.reader.leaf_readers():
+                if (fieldname, text) in sub:
+                    _read_postings(sub.postings(fieldname, text), offset, ids, weights)
+            if not ids:
+                return np.zeros(0, np.int32), np.zeros(0, np.float32)
+            # int32 docnums: a third less memory per cached posting than int64, so more terms stay cached
+            return np.concatenate(ids).astype(np.int32), np.concatenate(weights).astype(np.float32)
 
-def _read_postings(m: Any, offset: int, ids: list[Any], weights: list[Any]) -> None:
+        return self._cached(("weights", fieldname, text), read)
+
+    def positions(self, fieldname: str, text: str) -> tuple[np.ndarray, ...]:
+        """(docnums, bounds, positions): the term's positions in ``docnums[i]`` are
+        ``positions[bounds[i]:bounds[i + 1]]``. Cached like postings: phrases of common words recur."""
+        def read() -> tuple[np.ndarray, ...]:
+            ids: list[Any] = []
+            values: list[bytes] = []
+            for sub, offset in self.reader.leaf_readers():
+                if (fieldname, text) in sub:
+                    _read_values(sub.postings(fieldname, text), offset, ids, values)
+            return _decode_positions(np.concatenate(ids) if ids else np.zeros(0, np.int64), values)
+
+        return self._cached(("positions", fieldname, text), read)
+
+    def positions_in(self, fieldname: str, text: str, docs: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Like ``positions``, for ``docs`` (ascending) only and not cached: a posting block holding none
+        of them is skipped on its header, and only the postings of ``docs`` are decoded."""
+        ids: list[Any] = []
+        values: list[bytes] = []
+        for sub, offset in self.reader.leaf_readers():
+            local = docs[(docs >= offset) & (docs < offset + sub.doc_count_all())] - offset
+            if len(local) and (fieldname, text) in sub:
+                _read_values(sub.postings(fieldname, text), offset, ids, values, local)
+        return _decode_positions(np.concatenate(ids) if ids else np.zeros(0, np.int64), values)
+
+
+def _raw(m: Any) -> Any:
     # Deleted documents are removed later by the live mask, so read the raw postings underneath.
     while isinstance(m, FilterMatcher):
         m = m.child
+    return m
+
+
+def _read_values(m: Any, offset: int, ids: list[Any], values: list[bytes], only: np.ndarray | None = None) -> None:
+    """Docnums and raw CompactPositions values of every posting (or of the local docnums ``only``,
+    ascending), block by block (see _read_postings)."""
+    m = _raw(m)
+    if isinstance(m, W3LeafMatcher) and not m._byteids and isinstance(m.format, CompactPositions):
+        k = 0  # with ``only``: its docs before only[k] are done
+        while not m._atend and (only is None or k < len(only)):
+            end = 0 if only is None else int(np.searchsorted(only, m._maxid, side="right"))
+            if only is None or end > k:
+                m._read_data()
+                block = np.cumsum(np.asarray(m._data[0], np.int64))
+                if only is None:
+                    ids.append(block + offset)
+                    values.extend(m._data[2])
+                else:
+                    want = only[k:end]
+                    at = np.minimum(np.searchsorted(block, want), len(block) - 1)
+                    at = at[block[at] == want]
+                    ids.append(block[at] + offset)
+                    values.extend(m._data[2][j] for j in at.tolist())
+                    k = end
+            m._next_block()
+        return
+    block_ids = []
+    while m.is_active():
+        if only is None or m.id() in only:
+            block_ids.append(m.id())
+            values.append(CompactPositions().encode(m.value_as("positions")))
+        m.next()
+    ids.append(np.asarray(block_ids, np.int64) + offset)
+
+
+def _decode_positions(ids: np.ndarray, values: list[bytes]) -> tuple[np.ndarray, ...]:
+    """CompactPositions values, all at once: per posting a count (big-endian: skipped, the size tells),
+    then native uint32 deltas."""
+    if not values:
+        return ids.astype(np.int32), np.zeros(1, np.int32), np.zeros(0, np.int32)
+    flat = np.frombuffer(b"".join(values), np.uint32).astype(np.int64)
+    sizes = np.fromiter(map(len, values), np.int64, len(values)) // 4
+    heads = np.cumsum(sizes) - sizes
+    counts = sizes - 1
+    flat[heads] = 0
+    running = np.cumsum(flat)
+    positions = np.delete(running, heads) - np.repeat(running[heads], counts)
+    bounds = np.concatenate([np.zeros(1, np.int64), np.cumsum(counts)])
+    return ids.astype(np.int32), bounds.astype(np.int32), positions.astype(np.int32)
+
+
+def _read_postings(m: Any, offset: int, ids: list[Any], weights: list[Any]) -> None:
+    m = _raw(m)
     if isinstance(m, W3LeafMatcher) and not m._byteids:
         # Whole blocks at a time (Whoosh's private block API; pinned by whoosh-reloaded==2.7.5): the
         # block's ids are delta-encoded (undone with cumsum instead of Whoosh's per-id generator);
@@ -129,6 +213,8 @@ class Evaluator:
         self.published = published
         self.deadline = deadline
         self.partial = False  # set when a phrase's positions went unchecked for lack of time
+        # Phrases already checked: the every-word and the any-word query of a search share them.
+        self._phrases: dict[tuple[str, tuple[str, ...], float], Vectors] = {}
 
     def empty(self) -> Vectors:
         n = self.stats.n
@@ -208,6 +294,13 @@ class Evaluator:
         checked (the rest are dropped); if the deadline passes first, the unchecked ones are kept as they
         are (they hold every word). Either way the result is flagged partial.
         """
+        key = (q.fieldname, tuple(q.words), boost * q.boost)
+        done = self._phrases.get(key)
+        if done is None:
+            done = self._phrases[key] = self._check_phrase(q, boost)
+        return Vectors(done.score.copy(), done.match.copy())  # callers combine vectors in place
+
+    def _check_phrase(self, q: wq.Phrase, boost: float) -> Vectors:
         words = [self._eval(wq.Term(q.fieldname, w), boost * q.boost) for w in q.words]
         out = words[0]
         for w in words[1:]:
@@ -230,72 +323,39 @@ class Evaluator:
 
         Every occurrence becomes a key ``doc << 32 | phrase start``; a phrase match is a key every word
         has, found with one sorted intersection per word (rarest first, each narrowing the candidates).
-        A word's posting blocks holding no candidate are skipped on their header alone (Whoosh's
-        ``skip_to`` walks every id of a block in Python: 57% of query time before this).
         """
-        found: list[np.ndarray] = []
-        for sub, offset in self.stats.reader.leaf_readers():
-            local = docs[(docs >= offset) & (docs < offset + sub.doc_count_all())] - offset
-            if not len(local) or any((fieldname, w) not in sub for w in words):
-                continue
-            order = sorted(range(len(words)), key=lambda i: sub.doc_frequency(fieldname, words[i]))
-            keys: np.ndarray | None = None
-            for i in order:
-                got = _phrase_keys(sub.postings(fieldname, words[i]), local, i, self.deadline)
-                if got is None:
-                    # Out of time: the unchecked candidates hold every word; keep them, flagged partial.
-                    self.partial = True
-                    break
-                keys = got if keys is None else np.intersect1d(keys, got, assume_unique=True)
-                local = np.unique(keys >> 32)
-                if not len(local):
-                    break
-            found.append(local + offset)
-        return np.sort(np.concatenate(found)) if found else np.zeros(0, np.int64)
-
-
-def _phrase_keys(m: Any, docs: np.ndarray, shift: int, deadline: float) -> np.ndarray | None:
-    """``doc << 32 | position - shift`` for every occurrence of the term in ``docs`` (ascending), sorted;
-    None when the deadline passed."""
-    while isinstance(m, FilterMatcher):
-        m = m.child
-    doc_list: list[int] = []
-    values: list[bytes] = []
-    if not isinstance(m, W3LeafMatcher) or m._byteids or not isinstance(m.format, CompactPositions):
-        for d in docs.tolist():
-            if not m.is_active():
+        order = sorted(range(len(words)), key=lambda i: len(self.stats.postings(fieldname, words[i])[0]))
+        keys: np.ndarray | None = None
+        for i in order:
+            if time.monotonic() > self.deadline:
+                # Out of time: the unchecked candidates hold every word; keep them, flagged partial.
+                self.partial = True
                 break
-            m.skip_to(d)
-            if m.is_active() and m.id() == d:
-                doc_list.append(d)
-                values.append(CompactPositions().encode(m.value_as("positions")))
-    else:
-        k = 0  # candidates before docs[k] are done
-        while not m._atend and k < len(docs):
-            if time.monotonic() > deadline:
-                return None
-            end = int(np.searchsorted(docs, m._maxid, side="right"))
-            if end > k:
-                m._read_data()
-                ids = np.cumsum(np.asarray(m._data[0], np.int64))
-                want = docs[k:end]
-                at = np.minimum(np.searchsorted(ids, want), len(ids) - 1)
-                hit = ids[at] == want
-                doc_list.extend(want[hit].tolist())
-                block_values = m._data[2]
-                values.extend(block_values[j] for j in at[hit].tolist())
-                k = end
-            m._next_block()
-    if not values:
-        return np.zeros(0, np.int64)
-    # CompactPositions values, concatenated: per posting a count (big-endian: skipped, the size tells),
-    # then native uint32 deltas.
-    flat = np.frombuffer(b"".join(values), np.uint32).astype(np.int64)
-    sizes = np.fromiter(map(len, values), np.int64, len(values)) // 4
-    heads = np.cumsum(sizes) - sizes
-    counts = sizes - 1
-    flat[heads] = 0
-    running = np.cumsum(flat)
-    positions = np.delete(running, heads) - np.repeat(running[heads], counts)
-    keys = (np.repeat(np.asarray(doc_list, np.int64), counts) << 32) + positions - shift
-    return keys[positions >= shift]
+            got = self._keys(fieldname, words[i], docs, i)
+            keys = got if keys is None else np.intersect1d(keys, got, assume_unique=True)
+            docs = np.unique(keys >> 32)
+            if not len(docs):
+                break
+        return docs
+
+    def _keys(self, fieldname: str, word: str, docs: np.ndarray, shift: int) -> np.ndarray:
+        """``doc << 32 | position - shift`` for every occurrence of ``word`` in ``docs`` (ascending).
+
+        A common word's positions are decoded whole and cached: phrases of common words recur, and
+        their candidates touch most of its posting blocks anyway. A rarer word's are read for ``docs`` only.
+        """
+        if len(self.stats.postings(fieldname, word)[0]) >= CACHED_POSITIONS:
+            pdocs, bounds, positions = self.stats.positions(fieldname, word)
+        else:
+            pdocs, bounds, positions = self.stats.positions_in(fieldname, word, docs)
+        if not len(pdocs):
+            return np.zeros(0, np.int64)
+        at = np.minimum(np.searchsorted(pdocs, docs), len(pdocs) - 1)
+        hit = pdocs[at] == docs
+        sel = at[hit]
+        counts = (bounds[sel + 1] - bounds[sel]).astype(np.int64)
+        # The positions of every selected posting, concatenated: ranges bounds[sel] … bounds[sel + 1].
+        first = np.repeat(bounds[sel].astype(np.int64) - (np.cumsum(counts) - counts), counts)
+        pos = positions[first + np.arange(int(counts.sum()))].astype(np.int64)
+        keys = (np.repeat(docs[hit], counts) << 32) + pos - shift
+        return keys[pos >= shift]

@@ -43,9 +43,15 @@ def test_rarer_terms_and_title_occurrences_score_higher(engine: Engine) -> None:
     assert rare > common
 
 
-def test_phrases_over_long_postings_and_several_segments_match_what_whoosh_matches(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cached_from", [0, 10**9], ids=["whole-cached", "candidates-only"])
+def test_phrases_over_long_postings_and_several_segments_match_what_whoosh_matches(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cached_from: int) -> None:
     # Postings of hundreds of documents span several blocks (128 postings each) in two segments (the
-    # second from `add`), so the block skipping and per-block position decoding are all exercised.
+    # second from `add`), so the block skipping and per-block position decoding are all exercised,
+    # both ways a word's positions are read.
+    from searchsvc import scoring
+
+    monkeypatch.setattr(scoring, "CACHED_POSITIONS", cached_from)
     import random
 
     from searchsvc.articles import Article
