@@ -43,6 +43,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_ARTICLE_CHARS", 1_000_000, "Largest article (title + lead + body, in characters) accepted."),
     Setting("QUERY_TIME_LIMIT", 2.0, "Seconds a search may run before it answers with partial results flagged."),
     Setting("RESULT_CACHE", 2048, "Search answers kept per worker (0 turns it off); emptied on any index change."),
+    Setting("POSTINGS_CACHE_MB", 192,
+            "Decoded postings and positions kept per worker: less memory, slower uncommon queries."),
     Setting("RECENCY_WEIGHT", 0.1, "How much recency lifts newer articles in relevance order (0 turns it off)."),
     Setting("RECENCY_HALF_LIFE_DAYS", 365.0, "Age at which the recency lift halves."),
     Setting("RELOAD_INTERVAL", 0.0,

@@ -24,7 +24,6 @@ from searchsvc.codec import CompactPositions
 
 K1 = 1.2
 B = 0.75
-_POSTINGS_CACHE_BYTES = 192 * 2**20  # decoded postings kept per worker: popular terms stay decoded
 PHRASE_CANDIDATES = 2000  # best-scoring documents whose positions a phrase query checks
 CACHED_POSITIONS = 2000  # postings from which a word's positions are decoded whole and cached
 
@@ -47,16 +46,17 @@ class ReaderStats:
     # Decoded postings, least recently used first: (kind, field, term) → arrays
     cache: OrderedDict[tuple[str, str, str], tuple[np.ndarray, ...]] = field(default_factory=OrderedDict)
     cached_bytes: int = 0
+    cache_limit: int = 192 * 2**20  # the POSTINGS_CACHE_MB setting: popular terms stay decoded
 
     @classmethod
-    def of(cls, reader: Any) -> ReaderStats:
+    def of(cls, reader: Any, cache_limit: int) -> ReaderStats:
         n = reader.doc_count_all()
         live = np.ones(n, bool)
         if reader.has_deletions():
             for d in range(n):
                 if reader.is_deleted(d):
                     live[d] = False
-        return cls(reader, n, live)
+        return cls(reader, n, live, cache_limit=cache_limit)
 
     def length_array(self, fieldname: str) -> np.ndarray:
         arr = self.lengths.get(fieldname)
@@ -76,7 +76,7 @@ class ReaderStats:
         out: tuple[np.ndarray, ...] = read()
         self.cache[key] = out
         self.cached_bytes += sum(a.nbytes for a in out)
-        while self.cached_bytes > _POSTINGS_CACHE_BYTES and len(self.cache) > 1:
+        while self.cached_bytes > self.cache_limit and len(self.cache) > 1:
             _, old = self.cache.popitem(last=False)
             self.cached_bytes -= sum(a.nbytes for a in old)
         return out

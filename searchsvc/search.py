@@ -390,7 +390,8 @@ class Engine:
 
     def _derived_stats(self) -> ReaderStats:
         if self._derived.stats is None:
-            self._derived.stats = ReaderStats.of(self._searcher.reader())
+            limit = int(self.settings["POSTINGS_CACHE_MB"]) * 2**20
+            self._derived.stats = ReaderStats.of(self._searcher.reader(), limit)
         return self._derived.stats
 
     # -- articles, tags, suggestions, related ------------------------------------------------------

@@ -75,3 +75,19 @@ def test_phrases_over_long_postings_and_several_segments_match_what_whoosh_match
         ours = set(np.flatnonzero(engine._evaluator().run(q).match).tolist())
         expected = set(engine.searcher.docs_for_query(q))
         assert ours == expected and expected, phrase
+
+
+def test_the_postings_cache_stays_within_its_setting(index_dir: Path) -> None:
+    from searchsvc.search import SearchRequest
+
+    roomy = Engine.open(index_dir, {"RESULT_CACHE": 0})
+    tight = Engine.open(index_dir, {"RESULT_CACHE": 0, "POSTINGS_CACHE_MB": 0})
+    for engine in (roomy, tight):
+        for q in ("trẻ em vùng cao", "giá vàng", '"vùng cao"', "mua lu mien trung"):
+            engine.search(SearchRequest(q=q))
+    assert len(roomy._derived_stats().cache) > 10
+    assert len(tight._derived_stats().cache) == 1  # only the entry just read survives
+    # Same answers either way: the cache only saves decoding.
+    for q in ("trẻ em vùng cao", '"vùng cao"'):
+        a, b = roomy.search(SearchRequest(q=q)), tight.search(SearchRequest(q=q))
+        assert [h.id for h in a.hits] == [h.id for h in b.hits] and a.total == b.total
