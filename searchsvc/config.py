@@ -45,6 +45,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RESULT_CACHE", 2048, "Search answers kept per worker (0 turns it off); emptied on any index change."),
     Setting("POSTINGS_CACHE_MB", 192,
             "Decoded postings and positions kept per worker: less memory, slower uncommon queries."),
+    Setting("WARM_TERMS", 400,
+            "Most common words decoded in the background when a worker opens the index (0: none), up to half "
+            "the postings cache."),
     Setting("RECENCY_WEIGHT", 0.1, "How much recency lifts newer articles in relevance order (0 turns it off)."),
     Setting("RECENCY_HALF_LIFE_DAYS", 365.0, "Age at which the recency lift halves."),
     Setting("RELOAD_INTERVAL", 0.0,

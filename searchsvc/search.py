@@ -32,7 +32,7 @@ from searchsvc.errors import IndexUnavailable, InputError, NotFound
 from searchsvc.generations import Generation, IndexHome
 from searchsvc.matching import Plan, plan
 from searchsvc.query import parse
-from searchsvc.scoring import Evaluator, ReaderStats
+from searchsvc.scoring import CACHED_POSITIONS, Evaluator, ReaderStats
 from searchsvc.snippets import Marker, best_fragment, highlight_all
 from searchsvc.vocabulary import Vocabulary, load_or_build
 
@@ -392,7 +392,33 @@ class Engine:
         if self._derived.stats is None:
             limit = int(self.settings["POSTINGS_CACHE_MB"]) * 2**20
             self._derived.stats = ReaderStats.of(self._searcher.reader(), limit)
+            if int(self.settings["WARM_TERMS"]) > 0:
+                threading.Thread(target=self._warm, args=(self._derived,), daemon=True, name="warm").start()
         return self._derived.stats
+
+    def _warm(self, derived: _Derived) -> None:
+        """Decode the index's most common words before queries need them (a new reader starts cold).
+
+        A common word's postings take Whoosh tens of milliseconds to decode; left to the first queries
+        that use them, they made the slowest answers of a worker's first minute. One word at a time
+        under the engine's lock, so searches interleave; up to half the postings cache, so what real
+        queries bring in keeps its room. Stops when the reader changes. Best effort: any failure just
+        ends it (the index may have moved on).
+        """
+        vocab = self.vocabulary
+        n = int(self.settings["WARM_TERMS"])
+        by_df = sorted([(df, "text_fold", t) for t, df in vocab.fold_df.items()]
+                       + [(df, "text", t) for t, df in vocab.exact_df.items()], reverse=True)[:n]
+        try:
+            for _, fieldname, term in by_df:
+                with self._lock:
+                    stats = derived.stats
+                    if self._derived is not derived or stats is None or stats.cached_bytes > stats.cache_limit // 2:
+                        return
+                    if len(stats.postings(fieldname, term)[0]) >= CACHED_POSITIONS:
+                        stats.positions(fieldname, term)
+        except Exception:  # noqa: BLE001  (a warm-up is an optimisation; the searches report real errors)
+            return
 
     # -- articles, tags, suggestions, related ------------------------------------------------------
 

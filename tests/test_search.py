@@ -137,3 +137,31 @@ def test_cached_answers_are_dropped_when_the_index_changes(engine: Engine, index
     engine.refresh()
     after = engine.search(SearchRequest(q="giá vàng"))
     assert after.total == before.total + 1 and "g2" in [h.id for h in after.hits]
+
+
+def test_a_new_reader_decodes_the_most_common_words_in_the_background(index_dir: Path) -> None:
+    import threading
+
+    engine = Engine.open(index_dir, {"WARM_TERMS": 5})
+    engine.search(SearchRequest(q="giá vàng"))  # opens the reader's caches, which starts the warm-up
+    for t in threading.enumerate():
+        if t.name == "warm":
+            t.join(timeout=30)
+    cached = {(f, term) for _, f, term in engine._derived_stats().cache}
+    vocab = engine.vocabulary
+    commonest = max(vocab.fold_df, key=lambda t: (vocab.fold_df[t], t))
+    assert ("text_fold", commonest) in cached
+    # An add makes a new reader: its caches start empty and are warmed again.
+    first = engine._derived_stats()
+    add(IndexHome(index_dir), [Article(id="w1", title="Mưa lớn", lead="", body="Mưa lớn ở miền Trung.")])
+    engine.refresh()
+    engine.search(SearchRequest(q="mưa"))
+    assert engine._derived_stats() is not first
+    for t in threading.enumerate():
+        if t.name == "warm":
+            t.join(timeout=30)
+    assert ("text_fold", commonest) in {(f, term) for _, f, term in engine._derived_stats().cache}
+    off = Engine.open(index_dir, {"WARM_TERMS": 0})
+    off.search(SearchRequest(q="giá vàng"))
+    folded = {term for _, f, term in off._derived_stats().cache if f == "text_fold"}
+    assert folded == {"gia", "vang"}  # only what the query itself read
