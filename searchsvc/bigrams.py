@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from searchsvc.analysis import syllable_spans
+
 FILE = "bigrams.npy"
 _HIGH = np.uint64(0xFFFFFFFF00000000)
 _LOW = np.uint64(0xFFFFFFFF)
@@ -68,6 +70,11 @@ class Counter:
         self._ids: dict[str, int] = {}
         self._pending: list[np.ndarray] = []
         self._pending_size = 0
+
+    def add_text(self, text: str, words: bool = False) -> None:
+        """One text (``words``: the indexing analysis of it, with pyvi words, was just made and is cached)."""
+        exact, _, starts, ends = syllable_spans(text, words)
+        self.add(exact, starts, ends)
 
     def add(self, exact: Sequence[str], starts: Sequence[int], ends: Sequence[int]) -> None:
         """One text's syllables in order, with their character offsets."""
@@ -115,12 +122,12 @@ def merge(tables: Sequence[np.ndarray]) -> np.ndarray:
     keys, counts = _sum_by_key(np.concatenate([t[0] for t in tables]), np.concatenate([t[1] for t in tables]))
     unigram = (keys & _LOW) == _UNIGRAM
     pair = ~unigram & (keys != _TOTAL_KEY)
-    lefts, followers = np.unique(keys[pair] >> np.uint64(32), return_counts=True)
+    left = keys >> np.uint64(32)  # a pair's left syllable, a syllable's own hash half
+    lefts, followers = np.unique(left[pair], return_counts=True)
     distinct = np.zeros(len(keys), np.uint64)
-    at = np.searchsorted(lefts, keys[unigram] >> np.uint64(32))
-    found = at < len(lefts)
-    found[found] = lefts[at[found]] == (keys[unigram] >> np.uint64(32))[found]
-    distinct[np.flatnonzero(unigram)[found]] = followers[at[found]]
+    if len(lefts):
+        at = np.minimum(np.searchsorted(lefts, left[unigram]), len(lefts) - 1)
+        distinct[unigram] = np.where(lefts[at] == left[unigram], followers[at], 0)
     return np.stack([keys, counts, distinct])
 
 
@@ -152,8 +159,11 @@ class Bigrams:
 
 def save(directory: Path, table: np.ndarray) -> None:
     tmp = directory / f"{FILE}.tmp-{os.getpid()}.npy"
-    np.save(tmp, table)
-    os.replace(tmp, directory / FILE)
+    try:
+        np.save(tmp, table)
+        os.replace(tmp, directory / FILE)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # as vocabulary.save: a read-only home still serves, counted in memory
 
 
 def load(directory: Path) -> Bigrams | None:

@@ -21,7 +21,7 @@ from whoosh import index as whoosh_index
 from whoosh.writing import SegmentWriter
 
 from searchsvc import bigrams, segments, vocabulary
-from searchsvc.analysis import analyse, fold_text, syllable_spans
+from searchsvc.analysis import analyse, fold_text
 from searchsvc.articles import Article, Rejected, article_from_mapping, article_to_mapping
 from searchsvc.codec import FastW3Codec
 from searchsvc.errors import InputError
@@ -98,8 +98,7 @@ class _BigramCounter:
     def add(self, fields: dict[str, Any]) -> None:
         for part in fields["text"]:
             if part:
-                exact, _, starts, ends = syllable_spans(part, words=True)  # analysed a moment ago: cached
-                self.counter.add(exact, starts, ends)
+                self.counter.add_text(part, words=True)  # analysed a moment ago: cached
 
     def result(self) -> Any:
         return self.counter.result()

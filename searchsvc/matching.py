@@ -121,12 +121,12 @@ def _posteriors(run: list[Syllable], forms: list[list[str]], vocab: Vocabulary) 
     if not run:
         return []
     model = vocab.bigrams
-    total = float(model.total) if model is not None else 1.0
-    uni = [(model.counts(fs) if model is not None else np.ones(len(fs))) + 0.5 for fs in forms]
-    prior = [u / total for u in uni]
+    assert model is not None, "vocabulary.load_or_build attaches the generation's bigram table"
+    uni = [model.counts(fs) + 0.5 for fs in forms]
+    prior = [u / model.total for u in uni]
     trans: list[np.ndarray] = []
     for i in range(1, len(run)):
-        if model is None or run[i].start - run[i - 1].end != 1:
+        if run[i].start - run[i - 1].end != 1:
             trans.append(np.tile(prior[i], (len(forms[i - 1]), 1)))
             continue
         pairs = model.pair_counts(forms[i - 1], forms[i])

@@ -96,29 +96,28 @@ class ReaderStats:
 
         return self._cached(("weights", fieldname, text), read)
 
-    def positions(self, fieldname: str, text: str) -> tuple[np.ndarray, ...]:
+    def positions(self, fieldname: str, text: str, docs: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
         """(docnums, bounds, positions): the term's positions in ``docnums[i]`` are
-        ``positions[bounds[i]:bounds[i + 1]]``. Cached like postings: phrases of common words recur."""
+        ``positions[bounds[i]:bounds[i + 1]]``.
+
+        For every posting, cached like postings (phrases of common words recur); or, given ``docs``
+        (ascending), for those documents only and not cached: a posting block holding none of them is
+        skipped on its header, and only their postings are decoded.
+        """
         def read() -> tuple[np.ndarray, ...]:
             ids: list[Any] = []
             values: list[bytes] = []
             for sub, offset in self.reader.leaf_readers():
+                only = None
+                if docs is not None:
+                    only = docs[(docs >= offset) & (docs < offset + sub.doc_count_all())] - offset
+                    if not len(only):
+                        continue
                 if (fieldname, text) in sub:
-                    _read_values(sub.postings(fieldname, text), offset, ids, values)
+                    _read_values(sub.postings(fieldname, text), offset, ids, values, only)
             return _decode_positions(np.concatenate(ids) if ids else np.zeros(0, np.int64), values)
 
-        return self._cached(("positions", fieldname, text), read)
-
-    def positions_in(self, fieldname: str, text: str, docs: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Like ``positions``, for ``docs`` (ascending) only and not cached: a posting block holding none
-        of them is skipped on its header, and only the postings of ``docs`` are decoded."""
-        ids: list[Any] = []
-        values: list[bytes] = []
-        for sub, offset in self.reader.leaf_readers():
-            local = docs[(docs >= offset) & (docs < offset + sub.doc_count_all())] - offset
-            if len(local) and (fieldname, text) in sub:
-                _read_values(sub.postings(fieldname, text), offset, ids, values, local)
-        return _decode_positions(np.concatenate(ids) if ids else np.zeros(0, np.int64), values)
+        return read() if docs is not None else self._cached(("positions", fieldname, text), read)
 
 
 def _raw(m: Any) -> Any:
@@ -128,36 +127,30 @@ def _raw(m: Any) -> Any:
     return m
 
 
-def _read_values(m: Any, offset: int, ids: list[Any], values: list[bytes], only: np.ndarray | None = None) -> None:
+def _read_values(m: Any, offset: int, ids: list[Any], values: list[bytes], only: np.ndarray | None) -> None:
     """Docnums and raw CompactPositions values of every posting (or of the local docnums ``only``,
     ascending), block by block (see _read_postings)."""
     m = _raw(m)
-    if isinstance(m, W3LeafMatcher) and not m._byteids and isinstance(m.format, CompactPositions):
-        k = 0  # with ``only``: its docs before only[k] are done
-        while not m._atend and (only is None or k < len(only)):
-            end = 0 if only is None else int(np.searchsorted(only, m._maxid, side="right"))
-            if only is None or end > k:
-                m._read_data()
-                block = np.cumsum(np.asarray(m._data[0], np.int64))
-                if only is None:
-                    ids.append(block + offset)
-                    values.extend(m._data[2])
-                else:
-                    want = only[k:end]
-                    at = np.minimum(np.searchsorted(block, want), len(block) - 1)
-                    at = at[block[at] == want]
-                    ids.append(block[at] + offset)
-                    values.extend(m._data[2][j] for j in at.tolist())
-                    k = end
-            m._next_block()
-        return
-    block_ids = []
-    while m.is_active():
-        if only is None or m.id() in only:
-            block_ids.append(m.id())
-            values.append(CompactPositions().encode(m.value_as("positions")))
-        m.next()
-    ids.append(np.asarray(block_ids, np.int64) + offset)
+    if not (isinstance(m, W3LeafMatcher) and not m._byteids and isinstance(m.format, CompactPositions)):
+        # Every positional field of the schema is a VietText (CompactPositions) in W3 segments.
+        raise TypeError(f"cannot read positions from {type(m).__name__}")
+    k = 0  # with ``only``: its docs before only[k] are done
+    while not m._atend and (only is None or k < len(only)):
+        end = 0 if only is None else int(np.searchsorted(only, m._maxid, side="right"))
+        if only is None or end > k:
+            m._read_data()
+            block = np.cumsum(np.asarray(m._data[0], np.int64))
+            if only is None:
+                ids.append(block + offset)
+                values.extend(m._data[2])
+            else:
+                want = only[k:end]
+                at = np.minimum(np.searchsorted(block, want), len(block) - 1)
+                at = at[block[at] == want]
+                ids.append(block[at] + offset)
+                values.extend(m._data[2][j] for j in at.tolist())
+                k = end
+        m._next_block()
 
 
 def _decode_positions(ids: np.ndarray, values: list[bytes]) -> tuple[np.ndarray, ...]:
@@ -347,7 +340,7 @@ class Evaluator:
         if len(self.stats.postings(fieldname, word)[0]) >= CACHED_POSITIONS:
             pdocs, bounds, positions = self.stats.positions(fieldname, word)
         else:
-            pdocs, bounds, positions = self.stats.positions_in(fieldname, word, docs)
+            pdocs, bounds, positions = self.stats.positions(fieldname, word, docs)
         if not len(pdocs):
             return np.zeros(0, np.int64)
         at = np.minimum(np.searchsorted(pdocs, docs), len(pdocs) - 1)

@@ -7,6 +7,7 @@ commits. Calls are serialised by a lock: Whoosh readers are not documented as th
 
 from __future__ import annotations
 
+import heapq
 import struct
 import threading
 import time
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -407,8 +409,8 @@ class Engine:
         """
         vocab = self.vocabulary
         n = int(self.settings["WARM_TERMS"])
-        by_df = sorted([(df, "text_fold", t) for t, df in vocab.fold_df.items()]
-                       + [(df, "text", t) for t, df in vocab.exact_df.items()], reverse=True)[:n]
+        by_df = heapq.nlargest(n, chain(((df, "text_fold", t) for t, df in vocab.fold_df.items()),
+                                        ((df, "text", t) for t, df in vocab.exact_df.items())))
         try:
             for _, fieldname, term in by_df:
                 with self._lock:

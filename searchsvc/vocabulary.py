@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from searchsvc import bigrams
-from searchsvc.analysis import WORD_JOINER, fold, syllable_spans
+from searchsvc.analysis import WORD_JOINER, fold
 from searchsvc.bigrams import Bigrams
 from searchsvc.schema import TEXT_PARTS
 
@@ -79,13 +79,9 @@ def _count_bigrams(directory: Path, reader: Any) -> Bigrams:
     for _, stored in reader.iter_docs():
         for name in TEXT_PARTS:
             if text := stored.get(name):
-                exact, _, starts, ends = syllable_spans(text)
-                counter.add(exact, starts, ends)
+                counter.add_text(text)
     table = bigrams.merge([counter.result()])
-    try:
-        bigrams.save(directory, table)
-    except OSError:
-        pass  # a read-only home still serves; the table lives in memory
+    bigrams.save(directory, table)
     return Bigrams(table)
 
 

@@ -40,8 +40,7 @@ def _plain_counts(texts: list[str]) -> tuple[Counter[str], Counter[tuple[str, st
 def _table_rows(texts: list[str]) -> np.ndarray:
     counter = bigrams.Counter()
     for text in texts:
-        exact, _, starts, ends = syllable_spans(text)
-        counter.add(exact, starts, ends)
+        counter.add_text(text)
     return counter.result()
 
 
