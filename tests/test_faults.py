@@ -5,10 +5,16 @@ each killed at a random moment (most while it builds, some before it has even ta
 with an ``add`` landing during most of them. Expected: not one failed request, CURRENT never
 moves, no helper process outlives its killed parent, and the next reindex succeeds with nothing to
 clean by hand.
+
+A killed reindex reads the sample from a stdin the test never closes: on a quiet machine the whole
+sample is indexed in a few seconds, and a reindex that finished before its kill would publish and
+rightly move CURRENT. Held open, the input keeps every kill before publication, wherever it lands
+(start-up, reading, indexing, or waiting for the rest of the input with every article indexed).
 """
 
 from __future__ import annotations
 
+import gzip
 import os
 import random
 import signal
@@ -51,15 +57,29 @@ class Querier(threading.Thread):
             time.sleep(0.01)
 
 
-def reindex_cmd(home: Path) -> list[str]:
+def reindex_cmd(home: Path, source: str) -> list[str]:
     return [sys.executable, "-c", "from searchsvc.cli import main; main()", "--index-dir", str(home), "--quiet",
-            "reindex", "--procs", "2", str(SAMPLE_PATH)]
+            "reindex", "--procs", "2", source]
 
 
-def spawn(home: Path) -> subprocess.Popen[bytes]:
+def spawn(home: Path, held_open: bool = True) -> subprocess.Popen[bytes]:
+    """A reindex of the sample; ``held_open``: fed through stdin, which stays open (it cannot finish)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEARCHSVC_")}
-    return subprocess.Popen(reindex_cmd(home), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    proc = subprocess.Popen(reindex_cmd(home, "-" if held_open else str(SAMPLE_PATH)), env=env,
+                            stdin=subprocess.PIPE if held_open else subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    if held_open:
+        threading.Thread(target=_feed, args=(proc,), daemon=True).start()
+    return proc
+
+
+def _feed(proc: subprocess.Popen[bytes]) -> None:
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(gzip.decompress(SAMPLE_PATH.read_bytes()))
+        proc.stdin.flush()
+    except (BrokenPipeError, ValueError):
+        pass  # killed (or its stdin closed) before it read everything
 
 
 def live_in_group(pgid: int) -> list[int]:
@@ -111,10 +131,15 @@ def test_sigkilled_reindex_never_fails_a_request_and_the_next_reindex_succeeds(t
                 indexing.add(IndexHome(home), [article])  # journaled for a reindex that will never replay it
                 added.append(article.id)
                 time.sleep(rng.uniform(0.0, 3.0))
+            assert proc.poll() is None, f"trial {trial}: the reindex ended before its kill"
             proc.send_signal(signal.SIGKILL)
             proc.wait(30)
-            if proc.stderr:
-                proc.stderr.close()
+            for pipe in (proc.stdin, proc.stderr):
+                try:
+                    if pipe:
+                        pipe.close()
+                except BrokenPipeError:
+                    pass
             deadline = time.monotonic() + 10
             while live_in_group(proc.pid) and time.monotonic() < deadline:
                 time.sleep(0.05)
@@ -124,7 +149,7 @@ def test_sigkilled_reindex_never_fails_a_request_and_the_next_reindex_succeeds(t
         with indexing.whoosh_index.open_dir(str(IndexHome(home).current().path)).searcher() as searcher:
             assert set(added) <= {f["id"] for f in searcher.all_stored_fields()}
 
-        final = spawn(home)
+        final = spawn(home, held_open=False)
         groups.append(final.pid)
         _, err = final.communicate(timeout=300)
         assert final.returncode == 0, err.decode()
