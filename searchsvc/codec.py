@@ -24,6 +24,7 @@ from pathlib import Path
 from pickle import dumps
 from typing import Any
 
+import numpy as np
 from whoosh import formats
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3FieldWriter, W3TermInfo
 from whoosh.filedb.filestore import FileStorage
@@ -66,6 +67,23 @@ class CompactPositions(formats.Positions):  # type: ignore[misc]
         for v in vs:
             seen.update(self.decode_positions(v))
         return self.encode(sorted(seen))
+
+
+def decode_many(values: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """Many CompactPositions values at once, as (bounds, positions): value ``j``'s positions are
+    ``positions[bounds[j]:bounds[j + 1]]`` (int64 arrays)."""
+    if not values:
+        return np.zeros(1, np.int64), np.zeros(0, np.int64)
+    # Each value: its count (big-endian; skipped, the size tells it), then native uint32 deltas.
+    flat = np.frombuffer(b"".join(values), np.uint32).astype(np.int64)
+    sizes = np.fromiter(map(len, values), np.int64, len(values)) // 4
+    heads = np.cumsum(sizes) - sizes
+    counts = sizes - 1
+    flat[heads] = 0
+    running = np.cumsum(flat)
+    positions = np.delete(running, heads) - np.repeat(running[heads], counts)
+    bounds = np.concatenate([np.zeros(1, np.int64), np.cumsum(counts)])
+    return bounds, positions
 
 
 class _CachedLengths:

@@ -43,11 +43,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_ARTICLE_CHARS", 1_000_000, "Largest article (title + lead + body, in characters) accepted."),
     Setting("QUERY_TIME_LIMIT", 2.0, "Seconds a search may run before it answers with partial results flagged."),
     Setting("RESULT_CACHE", 2048, "Search answers kept per worker (0 turns it off); emptied on any index change."),
-    Setting("POSTINGS_CACHE_MB", 192,
-            "Decoded postings and positions kept per worker: less memory, slower uncommon queries."),
+    Setting("POSTINGS_CACHE_MB", 32,
+            "Postings and positions of recent terms kept per worker. Reindexed segments are read decode-free "
+            "from the page cache; segments written by `add` are decoded, and this keeps their common terms."),
     Setting("WARM_TERMS", 400,
-            "Most common words decoded in the background when a worker opens the index (0: none), up to half "
-            "the postings cache."),
+            "Most common words read in the background when a worker opens the index (0: none), up to half "
+            "the postings cache: their pages are in the page cache before queries need them."),
     Setting("RECENCY_WEIGHT", 0.1, "How much recency lifts newer articles in relevance order (0 turns it off)."),
     Setting("RECENCY_HALF_LIFE_DAYS", 365.0, "Age at which the recency lift halves."),
     Setting("RELOAD_INTERVAL", 0.0,

@@ -20,7 +20,9 @@ from whoosh import query as wq
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.matching import FilterMatcher
 
-from searchsvc.codec import CompactPositions
+from searchsvc import flatpostings
+from searchsvc.codec import CompactPositions, decode_many
+from searchsvc.flatpostings import FlatPostings
 
 K1 = 1.2
 B = 0.75
@@ -46,7 +48,9 @@ class ReaderStats:
     # Decoded postings, least recently used first: (kind, field, term) → arrays
     cache: OrderedDict[tuple[str, str, str], tuple[np.ndarray, ...]] = field(default_factory=OrderedDict)
     cached_bytes: int = 0
-    cache_limit: int = 192 * 2**20  # the POSTINGS_CACHE_MB setting: popular terms stay decoded
+    cache_limit: int = 32 * 2**20  # the POSTINGS_CACHE_MB setting: popular terms stay in memory
+    # Per leaf reader (segment): its decode-free postings, or None (read from the W3 postings)
+    flats: list[FlatPostings | None] = field(default_factory=list)
 
     @classmethod
     def of(cls, reader: Any, cache_limit: int) -> ReaderStats:
@@ -56,7 +60,8 @@ class ReaderStats:
             for d in range(n):
                 if reader.is_deleted(d):
                     live[d] = False
-        return cls(reader, n, live, cache_limit=cache_limit)
+        flats = [_flat_for(sub) for sub, _ in reader.leaf_readers()]
+        return cls(reader, n, live, cache_limit=cache_limit, flats=flats)
 
     def length_array(self, fieldname: str) -> np.ndarray:
         arr = self.lengths.get(fieldname)
@@ -86,8 +91,14 @@ class ReaderStats:
         def read() -> tuple[np.ndarray, ...]:
             ids: list[Any] = []
             weights: list[Any] = []
-            for sub, offset in self.reader.leaf_readers():
-                if (fieldname, text) in sub:
+            term = text.encode("utf-8")
+            for (sub, offset), flat in zip(self.reader.leaf_readers(), self.flats):
+                if flat is not None:
+                    got = flat.postings(fieldname, term)
+                    if got is not None:
+                        ids.append(got[0].astype(np.int64) + offset)
+                        weights.append(got[1])
+                elif (fieldname, text) in sub:
                     _read_postings(sub.postings(fieldname, text), offset, ids, weights)
             if not ids:
                 return np.zeros(0, np.int32), np.zeros(0, np.float32)
@@ -101,21 +112,29 @@ class ReaderStats:
         ``positions[bounds[i]:bounds[i + 1]]``.
 
         For every posting, cached like postings (phrases of common words recur); or, given ``docs``
-        (ascending), for those documents only and not cached: a posting block holding none of them is
-        skipped on its header, and only their postings are decoded.
+        (ascending), at least for those documents and not cached: in a W3 segment, a posting block
+        holding none of them is skipped on its header and only their postings are decoded; a segment
+        with flat postings gives all of the term's (one read, nothing to decode).
         """
         def read() -> tuple[np.ndarray, ...]:
-            ids: list[Any] = []
-            values: list[bytes] = []
-            for sub, offset in self.reader.leaf_readers():
+            parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+            term = text.encode("utf-8")
+            for (sub, offset), flat in zip(self.reader.leaf_readers(), self.flats):
                 only = None
                 if docs is not None:
                     only = docs[(docs >= offset) & (docs < offset + sub.doc_count_all())] - offset
                     if not len(only):
                         continue
-                if (fieldname, text) in sub:
+                if flat is not None:
+                    got = flat.positions(fieldname, term)
+                    if got is not None:
+                        parts.append((got[0].astype(np.int64) + offset, got[1], got[2]))
+                elif (fieldname, text) in sub:
+                    ids: list[Any] = []
+                    values: list[bytes] = []
                     _read_values(sub.postings(fieldname, text), offset, ids, values, only)
-            return _decode_positions(np.concatenate(ids) if ids else np.zeros(0, np.int64), values)
+                    parts.append((np.concatenate(ids) if ids else np.zeros(0, np.int64), *decode_many(values)))
+            return _join_positions(parts)
 
         return read() if docs is not None else self._cached(("positions", fieldname, text), read)
 
@@ -153,20 +172,19 @@ def _read_values(m: Any, offset: int, ids: list[Any], values: list[bytes], only:
         m._next_block()
 
 
-def _decode_positions(ids: np.ndarray, values: list[bytes]) -> tuple[np.ndarray, ...]:
-    """CompactPositions values, all at once: per posting a count (big-endian: skipped, the size tells),
-    then native uint32 deltas."""
-    if not values:
-        return ids.astype(np.int32), np.zeros(1, np.int32), np.zeros(0, np.int32)
-    flat = np.frombuffer(b"".join(values), np.uint32).astype(np.int64)
-    sizes = np.fromiter(map(len, values), np.int64, len(values)) // 4
-    heads = np.cumsum(sizes) - sizes
-    counts = sizes - 1
-    flat[heads] = 0
-    running = np.cumsum(flat)
-    positions = np.delete(running, heads) - np.repeat(running[heads], counts)
-    bounds = np.concatenate([np.zeros(1, np.int64), np.cumsum(counts)])
-    return ids.astype(np.int32), bounds.astype(np.int32), positions.astype(np.int32)
+def _join_positions(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, ...]:
+    """Segments' (docnums, bounds, positions), in docnum order, as one (int32 arrays)."""
+    if not parts:
+        return np.zeros(0, np.int32), np.zeros(1, np.int32), np.zeros(0, np.int32)
+    shifts = np.cumsum([0] + [len(p[2]) for p in parts[:-1]])
+    bounds = np.concatenate([np.zeros(1, np.int64)] + [p[1][1:] + shift for p, shift in zip(parts, shifts)])
+    return (np.concatenate([p[0] for p in parts]).astype(np.int32), bounds.astype(np.int32),
+            np.concatenate([p[2] for p in parts]).astype(np.int32))
+
+
+def _flat_for(sub: Any) -> FlatPostings | None:
+    folder = getattr(sub.storage(), "folder", None)
+    return flatpostings.open_for(folder, sub.segment().segment_id()) if folder else None
 
 
 def _read_postings(m: Any, offset: int, ids: list[Any], weights: list[Any]) -> None:

@@ -28,7 +28,9 @@ from whoosh.fields import Schema, UnknownFieldError
 from whoosh.filedb.filestore import Storage
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
-from searchsvc.codec import BulkPostingsWriter
+from searchsvc import flatpostings
+from searchsvc.codec import BulkPostingsWriter, CompactPositions, decode_many
+from searchsvc.flatpostings import FlatWriter
 
 T = TypeVar("T")
 Fields = dict[str, Any]
@@ -78,8 +80,10 @@ class _FieldPool:
         self.values += b"".join(values)
         return int(sum(freqs))
 
-    def write(self, bulk: BulkPostingsWriter, doc_lengths: array[int]) -> None:
-        """Every term's posting list, terms in byte order, documents ascending (a stable sort)."""
+    def write(self, bulk: BulkPostingsWriter, doc_lengths: array[int], flat: FlatWriter | None = None,
+              fieldname: str = "", positional: bool = False) -> None:
+        """Every term's posting list, terms in byte order, documents ascending (a stable sort); the same
+        postings to ``flat`` as arrays, with their positions decoded when ``positional``."""
         names = sorted(self.terms)
         rank = np.empty(len(names), dtype=np.uint32)
         rank[np.fromiter((self.terms[t] for t in names), dtype=np.int64, count=len(names))] = np.arange(
@@ -96,6 +100,8 @@ class _FieldPool:
         ends = np.cumsum(value_lengths, dtype=np.int64)
         buf = bytes(self.values)
         self.values = bytearray()
+        pcounts: list[np.ndarray] = []
+        positions: list[np.ndarray] = []
         first = 0
         while first < len(names):
             # Whole terms, about _CHUNK_POSTINGS postings at a time, as Python lists.
@@ -113,7 +119,20 @@ class _FieldPool:
             for k in range(last - first):
                 a, b = cuts[k], cuts[k + 1]
                 bulk.add_term(names[first + k], d[a:b], w[a:b], v[a:b], ln[a:b])
+            if flat is not None and positional:
+                chunk_bounds, chunk_positions = decode_many(v)
+                pcounts.append(np.diff(chunk_bounds))
+                positions.append(chunk_positions.astype(np.uint32))
             first = last
+        if flat is not None:
+            sorted_docs = docs[order]
+            pbounds = None
+            if positional:
+                pbounds = np.zeros(len(sorted_docs) + 1, np.int64)
+                if pcounts:
+                    np.cumsum(np.concatenate(pcounts), out=pbounds[1:])
+            flat.add_field(fieldname, names, bounds, sorted_docs, weights[order].astype(np.float32), pbounds,
+                           np.concatenate(positions) if positions else np.zeros(0, np.uint32))
 
 
 class SegmentBuilder:
@@ -183,17 +202,23 @@ class SegmentBuilder:
         self._perdoc.close()
         fieldwriter = self._codec.field_writer(self._storage, self.segment)
         bulk = BulkPostingsWriter(fieldwriter, self._codec._blocklimit, self._codec._compression)
+        flat = FlatWriter()
         for name in sorted(self._pools):
             pool = self._pools.pop(name)
             if not len(pool):
                 continue
             lengths = self._lengths.pop(name, array("I"))
             lengths.extend([0] * (self.doc_count - len(lengths)))
-            bulk.start_field(name, self._schema[name])
-            pool.write(bulk, lengths)
+            field = self._schema[name]
+            bulk.start_field(name, field)
+            pool.write(bulk, lengths, flat, name, isinstance(field.format, CompactPositions))
             fieldwriter.finish_field()
             del pool
         fieldwriter.close()
+        folder = getattr(self._storage, "folder", None)  # a RamStorage has none: W3 postings only
+        if folder is not None:
+            # Beside the W3 files: the same postings, decode-free, for serving (see flatpostings.py).
+            flat.write(Path(folder) / f"{self.segment.segment_id()}{flatpostings.SUFFIX}")
         self.segment.set_doc_count(self.doc_count)
         return self.segment
 

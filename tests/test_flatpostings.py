@@ -1,0 +1,171 @@
+"""Flat postings hold exactly the W3 postings, and search reads them (or W3 where a segment has none).
+
+A real-news index (~300 baomoi articles, two worker processes: a segment each) is
+read both ways for every term of every field: docnums, weights and positions must be equal. Search
+answers must not change when the flat files are removed, and segments without one (from ``add``) are
+read from W3 beside flat ones.
+"""
+
+from __future__ import annotations
+
+import shutil
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+import pytest
+from whoosh import index as whoosh_index
+
+from searchsvc import flatpostings, indexing
+from searchsvc.articles import Article
+from searchsvc.codec import CompactPositions, decode_many
+from searchsvc.flatpostings import FlatPostings, FlatWriter
+from searchsvc.generations import IndexHome
+from searchsvc.ingest import read_sources
+from searchsvc.scoring import ReaderStats, _raw, _read_postings, _read_values
+from searchsvc.search import Engine, SearchRequest
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "news" / "baomoi_2017.jsonl.gz"
+N_DOCS = 300
+QUERIES = ("việt nam", "viet nam", "\"hà nội\"", "cong an", "bóng đá", "tre em", "thủ tướng chính phủ",
+           "\"trung quoc\"", "giá vàng", "tai nan giao thong", "-ha noi xe")
+
+
+@pytest.fixture(scope="module")
+def articles() -> list[Article]:
+    found = [a for a in islice(read_sources([str(CORPUS)]), N_DOCS + 50) if isinstance(a, Article)]
+    assert len(found) >= N_DOCS
+    return found[:N_DOCS]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, articles: list[Article]) -> Path:
+    home = tmp_path_factory.mktemp("flat") / "index"
+    indexing.build_index(articles, home, procs=2)  # a segment per worker process
+    return home
+
+
+def _copy(built: Path, tmp_path: Path) -> Path:
+    home = tmp_path / "index"
+    shutil.copytree(built, home)
+    return home
+
+
+def _w3_postings(sub: object, fieldname: str, term: bytes) -> tuple[np.ndarray, np.ndarray]:
+    ids: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
+    _read_postings(sub.postings(fieldname, term), 0, ids, weights)  # type: ignore[attr-defined]
+    return np.concatenate(ids), np.concatenate(weights)
+
+
+def test_every_term_of_every_field_reads_the_same_from_flat_and_w3(built: Path) -> None:
+    gen = IndexHome(built).current().path
+    reader = whoosh_index.open_dir(str(gen)).reader()
+    leaves = reader.leaf_readers()
+    assert len(leaves) == 2
+    checked = positional = 0
+    for sub, _ in leaves:
+        flat = flatpostings.open_for(gen, sub.segment().segment_id())
+        assert flat is not None, "every reindex segment has its flat file"
+        for fieldname, term in sub.all_terms():
+            ids, weights = _w3_postings(sub, fieldname, term)
+            got = flat.postings(fieldname, term)
+            assert got is not None, (fieldname, term)
+            assert got[0].tolist() == ids.tolist(), (fieldname, term)
+            assert got[1].tolist() == weights.astype(np.float32).tolist(), (fieldname, term)
+            if isinstance(sub.schema[fieldname].format, CompactPositions):
+                w3_ids: list[np.ndarray] = []
+                values: list[bytes] = []
+                _read_values(sub.postings(fieldname, term), 0, w3_ids, values, None)
+                bounds, positions = decode_many(values)
+                fdocs, fbounds, fpositions = flat.positions(fieldname, term)  # type: ignore[misc]
+                assert fdocs.tolist() == ids.tolist()
+                assert fbounds.tolist() == bounds.tolist(), (fieldname, term)
+                assert fpositions.tolist() == positions.tolist(), (fieldname, term)
+                # And what Whoosh's own format decodes, posting by posting.
+                m = _raw(sub.postings(fieldname, term))
+                first = [CompactPositions().decode_positions(m.value())]
+                assert fpositions[fbounds[0]:fbounds[1]].tolist() == first[0]
+                positional += 1
+            checked += 1
+        # Terms that the segment does not hold are not found.
+        assert flat.postings("text", "không có từ này".encode()) is None
+        assert flat.positions("text_fold", b"zzzzqq") is None
+    assert checked > 10_000 and positional > 5_000
+
+
+def test_search_answers_the_same_without_flat_files(built: Path, tmp_path: Path) -> None:
+    flat_home = _copy(built, tmp_path / "a")
+    w3_home = _copy(built, tmp_path / "b")
+    removed = list(IndexHome(w3_home).current().path.glob(f"*{flatpostings.SUFFIX}"))
+    assert removed
+    for p in removed:
+        p.unlink()
+    settings = {"RESULT_CACHE": 0, "WARM_TERMS": 0}
+    with_flat, without = Engine.open(flat_home, settings), Engine.open(w3_home, settings)
+    stats = with_flat._derived_stats()
+    assert all(f is not None for f in stats.flats)
+    assert all(f is None for f in without._derived_stats().flats)
+    for q in QUERIES:
+        a, b = with_flat.search(SearchRequest(q=q)), without.search(SearchRequest(q=q))
+        assert a.total == b.total and a.total > 0, q
+        assert [(h.id, h.score) for h in a.hits] == [(h.id, h.score) for h in b.hits], q
+        assert a.facets == b.facets, q
+
+
+def test_segments_from_add_are_read_from_w3_beside_flat_ones(built: Path, tmp_path: Path) -> None:
+    home = _copy(built, tmp_path)
+    indexing.add(IndexHome(home), [Article(id="new-1", title="Giá vàng hôm nay tăng mạnh", body="Giá vàng SJC.")])
+    engine = Engine.open(home, {"RESULT_CACHE": 0, "WARM_TERMS": 0})
+    stats = engine._derived_stats()
+    assert None in stats.flats and any(f is not None for f in stats.flats)
+    ids = {h.id for h in engine.search(SearchRequest(q="giá vàng", per_page=100)).hits}
+    assert "new-1" in ids and len(ids) > 1
+    ids, _ = stats.postings("text", "vàng")
+    assert np.all(np.diff(ids) > 0), "docnums ascending across flat and W3 segments"
+
+
+def test_whoosh_removes_a_flat_file_with_its_segment(built: Path, tmp_path: Path) -> None:
+    home = _copy(built, tmp_path)
+    gen = IndexHome(home).current().path
+    before = {p.name for p in gen.glob(f"*{flatpostings.SUFFIX}")}
+    whoosh_index.open_dir(str(gen)).optimize()  # merges every segment into a new one (no flat file)
+    assert before and not set(p.name for p in gen.glob(f"*{flatpostings.SUFFIX}")) & before
+    engine = Engine.open(home, {"RESULT_CACHE": 0, "WARM_TERMS": 0})
+    assert engine._derived_stats().flats == [None]
+    assert engine.search(SearchRequest(q="việt nam")).total > 0
+
+
+def test_damaged_flat_files_fall_back_to_w3(tmp_path: Path) -> None:
+    w = FlatWriter()
+    w.add_field("text", [b"a", b"b"], np.array([0, 2, 3]), np.array([1, 5, 2], np.uint32),
+                np.array([1.0, 3.0, 1.5], np.float32), np.array([0, 1, 3, 4]), np.array([7, 1, 9, 4], np.uint32))
+    path = tmp_path / f"MAIN_x{flatpostings.SUFFIX}"
+    assert w.write(path)
+    flat = FlatPostings(path)
+    docs, bounds, positions = flat.positions("text", b"a")  # type: ignore[misc]
+    assert (docs.tolist(), bounds.tolist(), positions.tolist()) == ([1, 5], [0, 1, 3], [7, 1, 9])
+    assert flat.postings("text", b"b")[1].tolist() == [1.5]  # type: ignore[index]
+    assert flat.postings("title", b"a") is None  # the field is part of the key
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 8])
+    assert flatpostings.open_for(tmp_path, "MAIN_x") is None
+    path.write_bytes(b"not a flat file" + data[15:])
+    assert flatpostings.open_for(tmp_path, "MAIN_x") is None
+    assert flatpostings.open_for(tmp_path, "MAIN_missing") is None
+
+
+def test_two_terms_with_one_key_write_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(flatpostings, "term_key", lambda fieldname, term: 42)
+    w = FlatWriter()
+    w.add_field("text", [b"a", b"b"], np.array([0, 1, 2]), np.array([0, 1], np.uint32), np.ones(2, np.float32))
+    path = tmp_path / f"MAIN_y{flatpostings.SUFFIX}"
+    assert not w.write(path) and not path.exists()
+
+
+def test_reader_stats_cache_holds_flat_reads(built: Path) -> None:
+    reader = whoosh_index.open_dir(str(IndexHome(built).current().path)).reader()
+    stats = ReaderStats.of(reader, 2**20)
+    first = stats.postings("text_fold", "viet")
+    assert stats.postings("text_fold", "viet") is first  # cached
+    assert stats.cached_bytes <= 2**20 or len(stats.cache) == 1
