@@ -5,12 +5,12 @@ and a serving worker either decodes it again on every query or keeps it decoded 
 reindex also writes, beside each segment, the same postings as plain arrays in one file,
 ``<segment id>.flat``:
 
-* ``keys``: uint64 per (field, term), sorted (a blake2b hash of ``field NUL term``), with ``starts`` and
-  ``counts`` (int64) into the posting arrays;
-* ``docs`` (uint32, segment docnums, ascending within a term) and ``weights`` (float32, what the W3 block
-  stores) per posting;
-* ``pbounds`` (uint32, one more than the postings) and ``positions`` (uint32): the positions of posting
-  ``j`` are ``positions[pbounds[j]:pbounds[j + 1]]``, empty for fields without positions.
+* per field, ``docs`` (uint32, segment docnums, ascending within a term) and ``weights`` (float32, what
+  the W3 block stores) per posting; for positional fields ``pbounds`` (uint32, one more than the
+  postings) and ``positions`` (uint32): posting ``j``'s are ``positions[pbounds[j]:pbounds[j + 1]]``;
+* the term table: ``keys``, uint64 per (field, term), sorted (a blake2b hash of ``field NUL term``), with
+  ``starts`` and ``counts`` (int64) into its field's postings;
+* a JSON directory of those arrays (offset, dtype, length), which the first bytes point to.
 
 A term costs a binary search in the (memory-mapped) keys and two or three ``pread`` calls into fresh arrays:
 the file's pages stay in the kernel's page cache, shared by every worker and never counted in a worker's
@@ -28,16 +28,16 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 SUFFIX = ".flat"
-MAGIC = b"SVFLAT1\n"
+MAGIC = b"SVFLAT2\n"
+_HEAD = len(MAGIC) + 16  # magic, then the directory's offset and length (uint64 each)
 _ALIGN = 64
-_ARRAYS = ("keys", "starts", "counts", "docs", "weights", "pbounds", "positions")
+Section = list[Any]  # [offset, dtype, length]
 
 
 def term_key(fieldname: str, term: bytes) -> int:
@@ -46,78 +46,107 @@ def term_key(fieldname: str, term: bytes) -> int:
     return int.from_bytes(digest, "little")
 
 
-@dataclass
 class FlatWriter:
-    """Collects one segment's fields (each once, terms in any order) and writes the file."""
+    """Writes one segment's file a field at a time, each field's postings a chunk at a time (a reindex
+    worker holds one chunk, not the field): the field's arrays are reserved first, sized from what the
+    caller knows, then filled in order; the term table and the directory come last, and ``finish``
+    publishes the file atomically."""
 
-    keys: list[np.ndarray] = field(default_factory=list)
-    starts: list[np.ndarray] = field(default_factory=list)
-    counts: list[np.ndarray] = field(default_factory=list)
-    docs: list[np.ndarray] = field(default_factory=list)
-    weights: list[np.ndarray] = field(default_factory=list)
-    position_counts: list[np.ndarray] = field(default_factory=list)
-    positions: list[np.ndarray] = field(default_factory=list)
-    postings: int = 0
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+        self._fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        self._end = _HEAD
+        self._fields: dict[str, dict[str, Section]] = {}
+        self._keys: list[np.ndarray] = []
+        self._starts: list[np.ndarray] = []
+        self._counts: list[np.ndarray] = []
+        self._fits = True
+        self._field = ""
+        self._filled: dict[str, int] = {}  # per array of the open field: items written
 
-    def add_field(self, fieldname: str, terms: Sequence[bytes], bounds: np.ndarray, docs: np.ndarray,
-                  weights: np.ndarray, pbounds: np.ndarray | None = None, positions: np.ndarray | None = None) -> None:
-        """``terms[i]``'s postings are ``docs[bounds[i]:bounds[i + 1]]`` (and ``weights``); with positions,
-        posting ``j``'s are ``positions[pbounds[j]:pbounds[j + 1]]``."""
-        self.keys.append(np.fromiter((term_key(fieldname, t) for t in terms), np.uint64, len(terms)))
-        self.starts.append(bounds[:-1].astype(np.int64) + self.postings)
-        self.counts.append(np.diff(bounds).astype(np.int64))
-        self.docs.append(np.asarray(docs, np.uint32))
-        self.weights.append(np.asarray(weights, np.float32))
-        if pbounds is None or positions is None:
-            self.position_counts.append(np.zeros(len(docs), np.int64))
-        else:
-            self.position_counts.append(np.diff(pbounds).astype(np.int64))
-            self.positions.append(np.asarray(positions, np.uint32))
-        self.postings += len(docs)
+    def _reserve(self, dtype: Any, n: int) -> Section:
+        at = self._end + (-self._end % _ALIGN)
+        self._end = at + np.dtype(dtype).itemsize * n
+        return [at, np.dtype(dtype).str, n]
 
-    def write(self, path: Path) -> bool:
-        """Writes the file (atomically); False, writing nothing, when two terms share a key."""
-        keys = np.concatenate(self.keys) if self.keys else np.zeros(0, np.uint64)
+    def _append(self, kind: str, a: np.ndarray) -> None:
+        at, dtype, n = self._fields[self._field][kind]
+        done = self._filled[kind]
+        if done + len(a) > n:
+            raise ValueError(f"more {kind} than reserved for field {self._field!r}")
+        data = np.ascontiguousarray(a, np.dtype(dtype))
+        if len(data):
+            os.pwrite(self._fd, data.data, at + done * data.itemsize)
+        self._filled[kind] = done + len(a)
+
+    def start_field(self, fieldname: str, postings: int, positions: int | None = None) -> None:
+        """A field of ``postings`` postings and, if it has positions, ``positions`` of them in all."""
+        sections = {"docs": self._reserve(np.uint32, postings), "weights": self._reserve(np.float32, postings)}
+        if positions is not None:
+            self._fits = self._fits and positions < 2**32  # uint32 bounds
+            sections["pbounds"] = self._reserve(np.uint32, postings + 1)
+            sections["positions"] = self._reserve(np.uint32, positions)
+        self._field = fieldname
+        self._fields[fieldname] = sections
+        self._filled = dict.fromkeys(sections, 0)
+        if positions is not None:
+            self._append("pbounds", np.zeros(1, np.uint32))
+            self._positions_done = 0
+
+    def add_postings(self, docs: np.ndarray, weights: np.ndarray, pcounts: np.ndarray | None = None,
+                     positions: np.ndarray | None = None) -> None:
+        """The field's next postings, in term order: documents, weights and, for a field with positions,
+        each posting's count of them and the positions themselves."""
+        self._append("docs", docs)
+        self._append("weights", weights)
+        if pcounts is not None and positions is not None:
+            bounds = np.cumsum(pcounts, dtype=np.int64) + self._positions_done
+            self._append("pbounds", bounds.astype(np.uint32))
+            self._append("positions", positions)
+            self._positions_done += int(pcounts.sum())
+
+    def end_field(self, terms: Sequence[bytes], bounds: np.ndarray) -> None:
+        """The field's terms, in the order their postings were given: ``terms[i]``'s are postings
+        ``bounds[i]`` to ``bounds[i + 1]``."""
+        if any(self._filled[k] != n for k, (_, _, n) in self._fields[self._field].items()):
+            raise ValueError(f"field {self._field!r} got fewer postings than reserved")
+        self._keys.append(np.fromiter((term_key(self._field, t) for t in terms), np.uint64, len(terms)))
+        self._starts.append(np.asarray(bounds[:-1], np.int64))
+        self._counts.append(np.diff(bounds).astype(np.int64))
+
+    def finish(self) -> bool:
+        """Publishes the file; False, leaving none, when two terms share a key (or it cannot address its
+        positions): the segment is then read from W3."""
+        keys = np.concatenate(self._keys) if self._keys else np.zeros(0, np.uint64)
         order = np.argsort(keys, kind="stable")
         keys = keys[order]
-        if len(keys) > 1 and bool((keys[1:] == keys[:-1]).any()):
+        if not self._fits or (len(keys) > 1 and bool((keys[1:] == keys[:-1]).any())):
+            self.cancel()
             return False
-        pcounts = np.concatenate(self.position_counts) if self.position_counts else np.zeros(0, np.int64)
-        pbounds = np.zeros(len(pcounts) + 1, np.int64)
-        np.cumsum(pcounts, out=pbounds[1:])
-        if pbounds[-1] >= 2**32:
-            return False  # uint32 bounds: a segment of over 4 billion positions is read from W3
-        arrays = {
-            "keys": keys,
-            "starts": _cat(self.starts, np.int64)[order],
-            "counts": _cat(self.counts, np.int64)[order],
-            "docs": _cat(self.docs, np.uint32),
-            "weights": _cat(self.weights, np.float32),
-            "pbounds": pbounds.astype(np.uint32),
-            "positions": _cat(self.positions, np.uint32),
-        }
-        layout: dict[str, list[Any]] = {}
-        offset = 0
-        for name in _ARRAYS:
-            a = arrays[name]
-            layout[name] = [offset, a.dtype.str, len(a)]
-            offset += -(-a.nbytes // _ALIGN) * _ALIGN
-        header = json.dumps({"version": 1, "arrays": layout}).encode("utf-8")
-        body_start = -(-(len(MAGIC) + 8 + len(header)) // _ALIGN) * _ALIGN
-        tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-        with open(tmp, "wb") as fh:
-            fh.write(MAGIC + len(header).to_bytes(8, "little") + header)
-            for name in _ARRAYS:
-                fh.seek(body_start + layout[name][0])
-                fh.write(arrays[name].tobytes())
-            last = _ARRAYS[-1]
-            fh.truncate(body_start + layout[last][0] + arrays[last].nbytes)  # no padding after the last
-        os.replace(tmp, path)
+        table: dict[str, Section] = {}
+        columns = (("keys", keys), ("starts", _cat(self._starts)[order]), ("counts", _cat(self._counts)[order]))
+        for kind, values in columns:
+            table[kind] = self._reserve(values.dtype, len(values))
+            if len(values):
+                os.pwrite(self._fd, np.ascontiguousarray(values).data, table[kind][0])
+        directory = json.dumps({"version": 2, "fields": self._fields, "table": table}).encode("utf-8")
+        os.pwrite(self._fd, directory, self._end)
+        os.pwrite(self._fd, MAGIC + self._end.to_bytes(8, "little") + len(directory).to_bytes(8, "little"), 0)
+        os.close(self._fd)
+        self._fd = -1
+        os.replace(self._tmp, self._path)
         return True
 
+    def cancel(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        self._tmp.unlink(missing_ok=True)
 
-def _cat(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
-    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+
+def _cat(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
 
 class FlatPostings:
@@ -127,29 +156,24 @@ class FlatPostings:
         self._fd = -1
         self._fd = os.open(path, os.O_RDONLY)
         try:
-            head = os.pread(self._fd, len(MAGIC) + 8, 0)
+            head = os.pread(self._fd, _HEAD, 0)
             if head[: len(MAGIC)] != MAGIC:
                 raise ValueError(f"{path} is not a flat postings file")
-            size = int.from_bytes(head[len(MAGIC):], "little")
-            meta = json.loads(os.pread(self._fd, size, len(MAGIC) + 8))
-            base = -(-(len(MAGIC) + 8 + size) // _ALIGN) * _ALIGN
-            self._at = {name: (base + off, np.dtype(dt), n) for name, (off, dt, n) in meta["arrays"].items()}
-            end = max(off + dt.itemsize * n for off, dt, n in self._at.values())
+            at = int.from_bytes(head[len(MAGIC):len(MAGIC) + 8], "little")
+            size = int.from_bytes(head[len(MAGIC) + 8:], "little")
+            meta = json.loads(os.pread(self._fd, size, at))
+            self._fields = {name: {kind: _section(sec) for kind, sec in secs.items()}
+                            for name, secs in meta["fields"].items()}
+            table = {kind: _section(sec) for kind, sec in meta["table"].items()}
+            sections = [*table.values(), *(sec for secs in self._fields.values() for sec in secs.values())]
+            end = max([at + size] + [off + dt.itemsize * n for off, dt, n in sections])
             if os.fstat(self._fd).st_size < end:
                 raise ValueError(f"{path} is truncated")
             # The term table is searched: mapped, so only the pages a lookup touches are read.
-            self._keys = self._mapped(path, "keys")
-            self._starts = self._mapped(path, "starts")
-            self._counts = self._mapped(path, "counts")
+            self._keys, self._starts, self._counts = (_mapped(path, table[k]) for k in ("keys", "starts", "counts"))
         except BaseException:
             self.close()
             raise
-
-    def _mapped(self, path: Path, name: str) -> np.ndarray:
-        offset, dtype, n = self._at[name]
-        if n == 0:
-            return np.zeros(0, dtype)
-        return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=(n,))
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -159,20 +183,21 @@ class FlatPostings:
     def __del__(self) -> None:
         self.close()
 
-    def _find(self, fieldname: str, term: bytes) -> tuple[int, int] | None:
+    def _find(self, fieldname: str, term: bytes) -> tuple[dict[str, tuple[int, np.dtype[Any], int]], int, int] | None:
+        sections = self._fields.get(fieldname)
+        if sections is None:
+            return None
         key = np.uint64(term_key(fieldname, term))
         i = int(np.searchsorted(self._keys, key))
         if i == len(self._keys) or self._keys[i] != key:
             return None
-        return int(self._starts[i]), int(self._counts[i])
+        return sections, int(self._starts[i]), int(self._counts[i])
 
-    def _read(self, name: str, start: int, n: int) -> np.ndarray:
-        offset, dtype, _ = self._at[name]
+    def _read(self, section: tuple[int, np.dtype[Any], int], start: int, n: int) -> np.ndarray:
+        offset, dtype, _ = section
         out = np.empty(n, dtype)
-        if n:
-            got = os.preadv(self._fd, [out.data], offset + start * dtype.itemsize)
-            if got != out.nbytes:
-                raise OSError(f"flat postings file truncated ({name})")
+        if n and os.preadv(self._fd, [out.data], offset + start * dtype.itemsize) != out.nbytes:
+            raise OSError("flat postings file truncated")
         return out
 
     def postings(self, fieldname: str, term: bytes) -> tuple[np.ndarray, np.ndarray] | None:
@@ -180,18 +205,31 @@ class FlatPostings:
         found = self._find(fieldname, term)
         if found is None:
             return None
-        start, n = found
-        return self._read("docs", start, n), self._read("weights", start, n)
+        sections, start, n = found
+        return self._read(sections["docs"], start, n), self._read(sections["weights"], start, n)
 
     def positions(self, fieldname: str, term: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """(docs, bounds, positions): the term's positions in ``docs[i]`` are
-        ``positions[bounds[i]:bounds[i + 1]]``; None when the segment does not hold it."""
+        ``positions[bounds[i]:bounds[i + 1]]``; None when the segment does not hold it (or the field has
+        no positions)."""
         found = self._find(fieldname, term)
-        if found is None:
+        if found is None or "pbounds" not in found[0]:
             return None
-        start, n = found
-        pb = self._read("pbounds", start, n + 1).astype(np.int64)
-        return self._read("docs", start, n), pb - pb[0], self._read("positions", int(pb[0]), int(pb[-1] - pb[0]))
+        sections, start, n = found
+        pb = self._read(sections["pbounds"], start, n + 1).astype(np.int64)
+        positions = self._read(sections["positions"], int(pb[0]), int(pb[-1] - pb[0]))
+        return self._read(sections["docs"], start, n), pb - pb[0], positions
+
+
+def _section(sec: Section) -> tuple[int, np.dtype[Any], int]:
+    return int(sec[0]), np.dtype(sec[1]), int(sec[2])
+
+
+def _mapped(path: Path, section: tuple[int, np.dtype[Any], int]) -> np.ndarray:
+    offset, dtype, n = section
+    if n == 0:
+        return np.zeros(0, dtype)
+    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=(n,))
 
 
 def open_for(folder: Path | str, segment_id: str) -> FlatPostings | None:

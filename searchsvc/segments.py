@@ -17,6 +17,7 @@ import queue
 import traceback
 from array import array
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from itertools import islice
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -37,7 +38,7 @@ Fields = dict[str, Any]
 
 BATCH = 32  # documents per job sent to a worker
 QUEUED_BATCHES_PER_WORKER = 4  # how far reading may run ahead of indexing (bounds memory)
-SEGMENT_POSTINGS = 6_000_000  # a worker starts a new segment beyond this (~170 MB of pool, ~500 MB peak)
+SEGMENT_POSTINGS = 4_000_000  # a worker starts a new segment beyond this (~120 MB of pool, ~500 MB peak)
 _CHUNK_POSTINGS = 500_000  # postings turned into Python objects at a time when writing
 
 
@@ -100,8 +101,10 @@ class _FieldPool:
         ends = np.cumsum(value_lengths, dtype=np.int64)
         buf = bytes(self.values)
         self.values = bytearray()
-        pcounts: list[np.ndarray] = []
-        positions: list[np.ndarray] = []
+        if flat is not None:
+            # A CompactPositions value is a count and one uint32 a position, 4 bytes each.
+            positions = int((value_lengths // 4).sum()) - len(value_lengths) if positional else None
+            flat.start_field(fieldname, len(docs), positions)
         first = 0
         while first < len(names):
             # Whole terms, about _CHUNK_POSTINGS postings at a time, as Python lists.
@@ -119,20 +122,15 @@ class _FieldPool:
             for k in range(last - first):
                 a, b = cuts[k], cuts[k + 1]
                 bulk.add_term(names[first + k], d[a:b], w[a:b], v[a:b], ln[a:b])
-            if flat is not None and positional:
-                chunk_bounds, chunk_positions = decode_many(v)
-                pcounts.append(np.diff(chunk_bounds))
-                positions.append(chunk_positions.astype(np.uint32))
+            if flat is not None:
+                if positional:
+                    chunk_bounds, chunk_positions = decode_many(v)
+                    flat.add_postings(c_docs, weights[sel], np.diff(chunk_bounds), chunk_positions)
+                else:
+                    flat.add_postings(c_docs, weights[sel])
             first = last
         if flat is not None:
-            sorted_docs = docs[order]
-            pbounds = None
-            if positional:
-                pbounds = np.zeros(len(sorted_docs) + 1, np.int64)
-                if pcounts:
-                    np.cumsum(np.concatenate(pcounts), out=pbounds[1:])
-            flat.add_field(fieldname, names, bounds, sorted_docs, weights[order].astype(np.float32), pbounds,
-                           np.concatenate(positions) if positions else np.zeros(0, np.uint32))
+            flat.end_field(names, bounds)
 
 
 class SegmentBuilder:
@@ -202,7 +200,9 @@ class SegmentBuilder:
         self._perdoc.close()
         fieldwriter = self._codec.field_writer(self._storage, self.segment)
         bulk = BulkPostingsWriter(fieldwriter, self._codec._blocklimit, self._codec._compression)
-        flat = FlatWriter()
+        folder = getattr(self._storage, "folder", None)  # a RamStorage has none: W3 postings only
+        # Beside the W3 files: the same postings, decode-free, for serving (see flatpostings.py).
+        flat = FlatWriter(Path(folder) / f"{self.segment.segment_id()}{flatpostings.SUFFIX}") if folder else None
         for name in sorted(self._pools):
             pool = self._pools.pop(name)
             if not len(pool):
@@ -215,10 +215,8 @@ class SegmentBuilder:
             fieldwriter.finish_field()
             del pool
         fieldwriter.close()
-        folder = getattr(self._storage, "folder", None)  # a RamStorage has none: W3 postings only
-        if folder is not None:
-            # Beside the W3 files: the same postings, decode-free, for serving (see flatpostings.py).
-            flat.write(Path(folder) / f"{self.segment.segment_id()}{flatpostings.SUFFIX}")
+        if flat is not None:
+            flat.finish()
         self.segment.set_doc_count(self.doc_count)
         return self.segment
 
@@ -232,8 +230,11 @@ class Observer(Protocol):
 
 
 def _build(storage: Storage, indexname: str, schema: Schema, codec: W3Codec, docs: Iterable[Fields],
-           segment_postings: int, observer: Observer | None = None) -> list[Any]:
-    """Segments of ``docs``, a new one whenever the current holds ``segment_postings`` postings."""
+           segment_postings: int, observer: Observer | None = None,
+           finishing: AbstractContextManager[Any] | None = None) -> list[Any]:
+    """Segments of ``docs``, a new one whenever the current holds ``segment_postings`` postings;
+    each written inside ``finishing`` (the workers' shared lock)."""
+    finishing = finishing or nullcontext()
     segments: list[Any] = []
     builder: SegmentBuilder | None = None
     for fields in docs:
@@ -243,15 +244,18 @@ def _build(storage: Storage, indexname: str, schema: Schema, codec: W3Codec, doc
         if observer is not None:
             observer.add(fields)
         if builder.postings() >= segment_postings:
-            segments.append(builder.finish())
+            with finishing:
+                segments.append(builder.finish())
             builder = None
     if builder is not None:
-        segments.append(builder.finish())
+        with finishing:
+            segments.append(builder.finish())
     return segments
 
 
 def _worker(storage: Storage, indexname: str, schema: Schema, codec: W3Codec, to_fields: Callable[[Any], Fields],
-            jobs: Any, results: Any, segment_postings: int, observer: Callable[[], Observer] | None) -> None:
+            jobs: Any, results: Any, segment_postings: int, observer: Callable[[], Observer] | None,
+            finishing: Any) -> None:
     def docs() -> Iterator[Fields]:
         while (batch := jobs.get()) is not None:
             for item in batch:
@@ -259,7 +263,7 @@ def _worker(storage: Storage, indexname: str, schema: Schema, codec: W3Codec, to
 
     try:
         seen = observer() if observer is not None else None
-        segments = _build(storage, indexname, schema, codec, docs(), segment_postings, seen)
+        segments = _build(storage, indexname, schema, codec, docs(), segment_postings, seen, finishing)
         results.put((os.getpid(), segments, seen.result() if seen is not None else None, None))
     except BaseException:
         results.put((os.getpid(), None, None, traceback.format_exc()))
@@ -283,8 +287,13 @@ def _parallel(storage: Storage, indexname: str, schema: Schema, codec: W3Codec, 
     ctx = multiprocessing.get_context("fork")
     jobs = ctx.Queue(maxsize=procs * QUEUED_BATCHES_PER_WORKER)
     results = ctx.Queue()
+    # Writing a segment takes a worker's memory from its pool's ~120 MB to ~300 MB more for a few seconds;
+    # the workers run at the same pace and all write their last segment when the input ends, so one at a
+    # time: the reindex's peak then holds one such write, not one per worker (1.51 -> GB measured).
+    finishing = ctx.Lock()
     workers = [ctx.Process(target=_worker, args=(storage, indexname, schema, codec, to_fields, jobs, results,
-                                                 segment_postings, observer), daemon=True) for _ in range(procs)]
+                                                 segment_postings, observer, finishing), daemon=True)
+               for _ in range(procs)]
     for w in workers:
         w.start()
     segments: list[Any] = []

@@ -137,16 +137,25 @@ def test_whoosh_removes_a_flat_file_with_its_segment(built: Path, tmp_path: Path
 
 
 def test_damaged_flat_files_fall_back_to_w3(tmp_path: Path) -> None:
-    w = FlatWriter()
-    w.add_field("text", [b"a", b"b"], np.array([0, 2, 3]), np.array([1, 5, 2], np.uint32),
-                np.array([1.0, 3.0, 1.5], np.float32), np.array([0, 1, 3, 4]), np.array([7, 1, 9, 4], np.uint32))
     path = tmp_path / f"MAIN_x{flatpostings.SUFFIX}"
-    assert w.write(path)
+    w = FlatWriter(path)
+    w.start_field("text", 3, 4)
+    w.add_postings(np.array([1, 5]), np.array([1.0, 3.0]), np.array([1, 2]), np.array([7, 1, 9]))
+    w.add_postings(np.array([2]), np.array([1.5]), np.array([1]), np.array([4]))  # in chunks
+    w.end_field([b"a", b"b"], np.array([0, 2, 3]))
+    w.start_field("tag_key", 1)
+    with pytest.raises(ValueError):
+        w.add_postings(np.array([3, 4]), np.ones(2))  # more than reserved
+    w.add_postings(np.array([3]), np.ones(1))
+    w.end_field([b"a"], np.array([0, 1]))
+    assert w.finish()
     flat = FlatPostings(path)
     docs, bounds, positions = flat.positions("text", b"a")  # type: ignore[misc]
     assert (docs.tolist(), bounds.tolist(), positions.tolist()) == ([1, 5], [0, 1, 3], [7, 1, 9])
     assert flat.postings("text", b"b")[1].tolist() == [1.5]  # type: ignore[index]
     assert flat.postings("title", b"a") is None  # the field is part of the key
+    assert flat.postings("tag_key", b"a")[0].tolist() == [3]  # type: ignore[index]
+    assert flat.positions("tag_key", b"a") is None  # a field without positions
     data = path.read_bytes()
     path.write_bytes(data[: len(data) - 8])
     assert flatpostings.open_for(tmp_path, "MAIN_x") is None
@@ -157,10 +166,13 @@ def test_damaged_flat_files_fall_back_to_w3(tmp_path: Path) -> None:
 
 def test_two_terms_with_one_key_write_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(flatpostings, "term_key", lambda fieldname, term: 42)
-    w = FlatWriter()
-    w.add_field("text", [b"a", b"b"], np.array([0, 1, 2]), np.array([0, 1], np.uint32), np.ones(2, np.float32))
     path = tmp_path / f"MAIN_y{flatpostings.SUFFIX}"
-    assert not w.write(path) and not path.exists()
+    w = FlatWriter(path)
+    w.start_field("text", 2)
+    w.add_postings(np.array([0, 1]), np.ones(2))
+    w.end_field([b"a", b"b"], np.array([0, 1, 2]))
+    assert not w.finish()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_reader_stats_cache_holds_flat_reads(built: Path) -> None:
