@@ -15,8 +15,9 @@ from typing import Any
 import click
 from gunicorn.app.base import BaseApplication
 
-from searchsvc import indexing
+from searchsvc import flatpostings, indexing
 from searchsvc.articles import Rejected
+from searchsvc.codec import open_index
 from searchsvc.config import DEFAULTS, from_env
 from searchsvc.errors import SearchsvcError
 from searchsvc.generations import IndexHome
@@ -129,12 +130,19 @@ def stats(opts: _Opts) -> None:
     gen = opts.home.current()
     meta = opts.home.meta(gen)
     size = sum(p.stat().st_size for p in gen.path.rglob("*") if p.is_file())
+    reader = open_index(gen.path).reader()
+    try:
+        flat, segments = flatpostings.coverage(reader, gen.path)
+    finally:
+        reader.close()
     rows = [
         ("index", str(opts.home.path)),
         ("documents", f"{meta.get('doc_count', 0):,}"),
         ("generation", str(gen.number)),
         ("size on disk", _human(size)),
         ("schema version", str(meta.get("schema_version"))),
+        # Segments without flat postings (from add, or an index written before them) are decoded per query.
+        ("segments", f"{segments} ({flat} with flat postings)"),
         ("built", str(meta.get("created", "?"))),
         ("last change", str(meta.get("updated", "?"))),
     ]

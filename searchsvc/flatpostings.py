@@ -239,3 +239,13 @@ def open_for(folder: Path | str, segment_id: str) -> FlatPostings | None:
         return FlatPostings(path)
     except (OSError, ValueError, KeyError):
         return None
+
+
+def coverage(reader: Any, folder: Path | str) -> tuple[int, int]:
+    """(segments with readable flat postings, segments) of a Whoosh reader of the index in ``folder``."""
+    ids = [sub.segment().segment_id() for sub, _ in reader.leaf_readers()]
+    found = [open_for(folder, i) for i in ids]
+    for f in found:
+        if f is not None:
+            f.close()
+    return sum(f is not None for f in found), len(ids)

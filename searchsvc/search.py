@@ -399,10 +399,11 @@ class Engine:
         return self._derived.stats
 
     def _warm(self, derived: _Derived) -> None:
-        """Decode the index's most common words before queries need them (a new reader starts cold).
+        """Read the index's most common words before queries need them (a new reader starts cold).
 
-        A common word's postings take Whoosh tens of milliseconds to decode; left to the first queries
-        that use them, they made the slowest answers of a worker's first minute. One word at a time
+        Reindexed segments are read decode-free (flatpostings.py): warming them brings their pages into
+        the page cache, once for every worker. Segments written by ``add`` are decoded, tens of
+        milliseconds for a common word, and the first queries would pay for it. One word at a time
         under the engine's lock, so searches interleave; up to half the postings cache, so what real
         queries bring in keeps its room. Stops when the reader changes. Best effort: any failure just
         ends it (the index may have moved on).
