@@ -30,7 +30,10 @@ _HIGH = np.uint64(0xFFFFFFFF00000000)
 _LOW = np.uint64(0xFFFFFFFF)
 _UNIGRAM = np.uint64(0x5BD1E995)  # the low half that makes (syllable, nothing) its own key
 _TOTAL_KEY = 0
-_FLUSH = 1 << 23  # keys buffered before they are folded into the sorted counts (64 MiB)
+# Keys buffered before they are folded into the sorted counts (16 MiB). A fold briefly needs about five times
+# the buffer and the table: at 64 MiB, folds landing while the other worker wrote a segment made the reindex's
+# peak (1.51 GB); at 16 MiB it is 1.24 GB, for about 3 s more CPU.
+_FLUSH = 1 << 21
 
 
 def _hash(syllable: str) -> int:

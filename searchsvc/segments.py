@@ -17,7 +17,6 @@ import queue
 import traceback
 from array import array
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, nullcontext
 from itertools import islice
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -230,11 +229,8 @@ class Observer(Protocol):
 
 
 def _build(storage: Storage, indexname: str, schema: Schema, codec: W3Codec, docs: Iterable[Fields],
-           segment_postings: int, observer: Observer | None = None,
-           finishing: AbstractContextManager[Any] | None = None) -> list[Any]:
-    """Segments of ``docs``, a new one whenever the current holds ``segment_postings`` postings;
-    each written inside ``finishing`` (the workers' shared lock)."""
-    finishing = finishing or nullcontext()
+           segment_postings: int, observer: Observer | None = None) -> list[Any]:
+    """Segments of ``docs``, a new one whenever the current holds ``segment_postings`` postings."""
     segments: list[Any] = []
     builder: SegmentBuilder | None = None
     for fields in docs:
@@ -244,18 +240,15 @@ def _build(storage: Storage, indexname: str, schema: Schema, codec: W3Codec, doc
         if observer is not None:
             observer.add(fields)
         if builder.postings() >= segment_postings:
-            with finishing:
-                segments.append(builder.finish())
+            segments.append(builder.finish())
             builder = None
     if builder is not None:
-        with finishing:
-            segments.append(builder.finish())
+        segments.append(builder.finish())
     return segments
 
 
 def _worker(storage: Storage, indexname: str, schema: Schema, codec: W3Codec, to_fields: Callable[[Any], Fields],
-            jobs: Any, results: Any, segment_postings: int, observer: Callable[[], Observer] | None,
-            finishing: Any) -> None:
+            jobs: Any, results: Any, segment_postings: int, observer: Callable[[], Observer] | None) -> None:
     def docs() -> Iterator[Fields]:
         while (batch := jobs.get()) is not None:
             for item in batch:
@@ -263,7 +256,7 @@ def _worker(storage: Storage, indexname: str, schema: Schema, codec: W3Codec, to
 
     try:
         seen = observer() if observer is not None else None
-        segments = _build(storage, indexname, schema, codec, docs(), segment_postings, seen, finishing)
+        segments = _build(storage, indexname, schema, codec, docs(), segment_postings, seen)
         results.put((os.getpid(), segments, seen.result() if seen is not None else None, None))
     except BaseException:
         results.put((os.getpid(), None, None, traceback.format_exc()))
@@ -287,13 +280,8 @@ def _parallel(storage: Storage, indexname: str, schema: Schema, codec: W3Codec, 
     ctx = multiprocessing.get_context("fork")
     jobs = ctx.Queue(maxsize=procs * QUEUED_BATCHES_PER_WORKER)
     results = ctx.Queue()
-    # Writing a segment takes a worker's memory from its pool's ~120 MB to ~300 MB more for a few seconds;
-    # the workers run at the same pace and all write their last segment when the input ends, so one at a
-    # time: the reindex's peak then holds one such write, not one per worker (1.51 -> GB measured).
-    finishing = ctx.Lock()
     workers = [ctx.Process(target=_worker, args=(storage, indexname, schema, codec, to_fields, jobs, results,
-                                                 segment_postings, observer, finishing), daemon=True)
-               for _ in range(procs)]
+                                                 segment_postings, observer), daemon=True) for _ in range(procs)]
     for w in workers:
         w.start()
     segments: list[Any] = []
