@@ -64,6 +64,7 @@ class FlatWriter:
         self._fits = True
         self._field = ""
         self._filled: dict[str, int] = {}  # per array of the open field: items written
+        self._positions_done = 0  # positions of the open field written so far
 
     def _reserve(self, dtype: Any, n: int) -> Section:
         at = self._end + (-self._end % _ALIGN)
@@ -76,9 +77,14 @@ class FlatWriter:
         if done + len(a) > n:
             raise ValueError(f"more {kind} than reserved for field {self._field!r}")
         data = np.ascontiguousarray(a, np.dtype(dtype))
-        if len(data):
-            os.pwrite(self._fd, data.data, at + done * data.itemsize)
+        self._write(data.data, at + done * data.itemsize)
         self._filled[kind] = done + len(a)
+
+    def _write(self, data: Any, at: int) -> None:
+        view = memoryview(data).cast("B")
+        while len(view):  # a regular file takes it whole, or the disk is full (an OSError)
+            n = os.pwrite(self._fd, view, at)
+            view, at = view[n:], at + n
 
     def start_field(self, fieldname: str, postings: int, positions: int | None = None) -> None:
         """A field of ``postings`` postings and, if it has positions, ``positions`` of them in all."""
@@ -90,9 +96,9 @@ class FlatWriter:
         self._field = fieldname
         self._fields[fieldname] = sections
         self._filled = dict.fromkeys(sections, 0)
+        self._positions_done = 0
         if positions is not None:
             self._append("pbounds", np.zeros(1, np.uint32))
-            self._positions_done = 0
 
     def add_postings(self, docs: np.ndarray, weights: np.ndarray, pcounts: np.ndarray | None = None,
                      positions: np.ndarray | None = None) -> None:
@@ -128,11 +134,10 @@ class FlatWriter:
         columns = (("keys", keys), ("starts", _cat(self._starts)[order]), ("counts", _cat(self._counts)[order]))
         for kind, values in columns:
             table[kind] = self._reserve(values.dtype, len(values))
-            if len(values):
-                os.pwrite(self._fd, np.ascontiguousarray(values).data, table[kind][0])
+            self._write(np.ascontiguousarray(values).data, table[kind][0])
         directory = json.dumps({"version": 2, "fields": self._fields, "table": table}).encode("utf-8")
-        os.pwrite(self._fd, directory, self._end)
-        os.pwrite(self._fd, MAGIC + self._end.to_bytes(8, "little") + len(directory).to_bytes(8, "little"), 0)
+        self._write(directory, self._end)
+        self._write(MAGIC + self._end.to_bytes(8, "little") + len(directory).to_bytes(8, "little"), 0)
         os.close(self._fd)
         self._fd = -1
         os.replace(self._tmp, self._path)
@@ -237,7 +242,7 @@ def open_for(folder: Path | str, segment_id: str) -> FlatPostings | None:
     path = Path(folder) / f"{segment_id}{SUFFIX}"
     try:
         return FlatPostings(path)
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, TypeError):  # missing, foreign, truncated, a garbled directory
         return None
 
 
