@@ -141,7 +141,7 @@ def stats(opts: _Opts) -> None:
         ("generation", str(gen.number)),
         ("size on disk", _human(size)),
         ("schema version", str(meta.get("schema_version"))),
-        # Segments without flat postings (from add, or an index written before them) are decoded per query.
+        # Segments without flat postings (an index written before them) are decoded per query: reindex it.
         ("segments", f"{segments} ({flat} with flat postings)"),
         ("built", str(meta.get("created", "?"))),
         ("last change", str(meta.get("updated", "?"))),

@@ -33,6 +33,9 @@ from whoosh.index import FileIndex
 from whoosh.system import _INT_SIZE, pack_uint, pack_ushort, unpack_uint
 from whoosh.util.numeric import length_to_byte
 
+from searchsvc import flatpostings
+from searchsvc.flatpostings import FlatWriter
+
 _ONE = pack_uint(1)
 _UINT = struct.Struct("=I")  # array("I") items: native order, 4 bytes
 _INT = struct.Struct("!i")  # StructFile.write_int
@@ -72,11 +75,16 @@ class CompactPositions(formats.Positions):  # type: ignore[misc]
 def decode_many(values: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
     """Many CompactPositions values at once, as (bounds, positions): value ``j``'s positions are
     ``positions[bounds[j]:bounds[j + 1]]`` (int64 arrays)."""
-    if not values:
+    return decode_packed(b"".join(values), np.fromiter(map(len, values), np.int64, len(values)))
+
+
+def decode_packed(buf: bytes | bytearray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``decode_many`` of values laid end to end in ``buf``, value ``j`` ``lengths[j]`` bytes long."""
+    if not len(lengths):
         return np.zeros(1, np.int64), np.zeros(0, np.int64)
     # Each value: its count (big-endian; skipped, the size tells it), then native uint32 deltas.
-    flat = np.frombuffer(b"".join(values), np.uint32).astype(np.int64)
-    sizes = np.fromiter(map(len, values), np.int64, len(values)) // 4
+    flat = np.frombuffer(buf, np.uint32).astype(np.int64)
+    sizes = np.asarray(lengths, np.int64) // 4
     heads = np.cumsum(sizes) - sizes
     counts = sizes - 1
     flat[heads] = 0
@@ -84,6 +92,80 @@ def decode_many(values: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
     positions = np.delete(running, heads) - np.repeat(running[heads], counts)
     bounds = np.concatenate([np.zeros(1, np.int64), np.cumsum(counts)])
     return bounds, positions
+
+
+class FlatTee:
+    """Copies the postings Whoosh's own writer sends a segment (``add``, merges) into its flat file.
+
+    ``FieldWriter.add_postings`` gets every posting of the segment sorted by field, term and document:
+    they pass through unchanged while each field's are kept in compact arrays (about 16 bytes a
+    posting) and written out when the field ends, so the flat file exists before Whoosh publishes the
+    segment in its TOC. The flat file is an accelerator: any failure cancels it, never the commit.
+    """
+
+    def __init__(self, path: Path, schema: Any) -> None:
+        self._schema = schema
+        self._out: FlatWriter | None = FlatWriter(path)
+        self._field: str | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self._terms: list[bytes] = []
+        self._bounds = array("q")
+        self._docs = array("I")
+        self._weights = array("f")
+        self._lengths = array("q")
+        self._values = bytearray()
+
+    def tee(self, items: Any) -> Any:
+        for item in items:
+            if self._out is not None:
+                fieldname, btext, docnum, weight, value = item
+                if docnum != -1:  # -1: a spelling word, not a posting
+                    if fieldname != self._field:
+                        self._flush()
+                        self._field = fieldname
+                    if not self._terms or btext != self._terms[-1]:
+                        self._terms.append(btext)
+                        self._bounds.append(len(self._docs))
+                    self._docs.append(docnum)
+                    self._weights.append(weight)
+                    value = value or b""
+                    self._lengths.append(len(value))
+                    self._values += value
+            yield item
+
+    def _flush(self) -> None:
+        if self._out is None or self._field is None:
+            return
+        try:
+            out, n = self._out, len(self._docs)
+            docs, weights = np.frombuffer(self._docs, np.uint32), np.frombuffer(self._weights, np.float32)
+            if isinstance(self._schema[self._field].format, CompactPositions):
+                bounds, positions = decode_packed(bytes(self._values), np.frombuffer(self._lengths, np.int64))
+                out.start_field(self._field, n, len(positions))
+                out.add_postings(docs, weights, np.diff(bounds), positions)
+            else:
+                out.start_field(self._field, n)
+                out.add_postings(docs, weights)
+            self._bounds.append(n)
+            out.end_field(self._terms, np.frombuffer(self._bounds, np.int64))
+        except (OSError, ValueError):
+            self.cancel()
+        self._reset()
+
+    def finish(self) -> None:
+        self._flush()
+        if self._out is not None:
+            try:
+                self._out.finish()
+            except (OSError, ValueError):
+                self.cancel()
+
+    def cancel(self) -> None:
+        if self._out is not None:
+            self._out.cancel()
+            self._out = None
 
 
 class _CachedLengths:
@@ -107,7 +189,19 @@ class _CachedLengths:
 
 class _FastFieldWriter(W3FieldWriter):  # type: ignore[misc]
     def add_postings(self, schema: Any, lengths: Any, items: Any) -> Any:
-        return super().add_postings(schema, _CachedLengths(lengths) if lengths else lengths, items)
+        # Only Whoosh's writer calls this (the reindex writes through BulkPostingsWriter and FlatWriter).
+        folder = getattr(self._storage, "folder", None)
+        tee = None
+        if folder:
+            try:
+                tee = FlatTee(Path(folder) / f"{self._segment.segment_id()}{flatpostings.SUFFIX}", schema)
+            except OSError:
+                tee = None  # a read-only or full disk: the segment is read from W3
+        out = super().add_postings(schema, _CachedLengths(lengths) if lengths else lengths,
+                                   tee.tee(items) if tee else items)
+        if tee is not None:
+            tee.finish()
+        return out
 
 
 class FastW3Codec(W3Codec):  # type: ignore[misc]

@@ -44,8 +44,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("QUERY_TIME_LIMIT", 2.0, "Seconds a search may run before it answers with partial results flagged."),
     Setting("RESULT_CACHE", 2048, "Search answers kept per worker (0 turns it off); emptied on any index change."),
     Setting("POSTINGS_CACHE_MB", 32,
-            "Postings and positions of recent terms kept per worker. Reindexed segments are read decode-free "
-            "from the page cache; segments written by `add` are decoded, and this keeps their common terms."),
+            "Postings and positions of recent terms kept per worker. Segments are read decode-free from the "
+            "page cache; one without flat postings (an index written before them) is decoded, and this keeps "
+            "its common terms."),
     Setting("WARM_TERMS", 400,
             "Most common words read in the background when a worker opens the index (0: none), up to half "
             "the postings cache: their pages are in the page cache before queries need them."),

@@ -15,7 +15,10 @@ reindex also writes, beside each segment, the same postings as plain arrays in o
 A term costs a binary search in the (memory-mapped) keys and two or three ``pread`` calls into fresh arrays:
 the file's pages stay in the kernel's page cache, shared by every worker and never counted in a worker's
 memory, and nothing is decoded. The name matches Whoosh's segment file pattern, so Whoosh deletes the file
-with its segment. A segment without one (written by ``add``, or merged) is read from its W3 postings.
+with its segment. The reindex writes the file beside each segment it builds (``segments.py``); Whoosh's own
+writer, which ``add`` and its merges use, writes one through ``codec.FlatTee`` before it publishes the
+segment. A segment without one (an index written before them, or by another codec) is read from its W3
+postings.
 
 Two (field, term) pairs of a segment with the same 64-bit key make the writer skip the file (the segment is
 read from W3); a term absent from a segment sharing a present term's key (about 10^-14 a lookup) would get

@@ -401,9 +401,9 @@ class Engine:
     def _warm(self, derived: _Derived) -> None:
         """Read the index's most common words before queries need them (a new reader starts cold).
 
-        Reindexed segments are read decode-free (flatpostings.py): warming them brings their pages into
-        the page cache, once for every worker. Segments written by ``add`` are decoded, tens of
-        milliseconds for a common word, and the first queries would pay for it. One word at a time
+        Segments are read decode-free (flatpostings.py): warming them brings their pages into the page
+        cache, once for every worker. A segment without flat postings (an index written before them) is
+        decoded, tens of milliseconds for a common word, and the first queries would pay for it. One word at a time
         under the engine's lock, so searches interleave; up to half the postings cache, so what real
         queries bring in keeps its room. Stops when the reader changes. Best effort: any failure just
         ends it (the index may have moved on).

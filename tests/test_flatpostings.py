@@ -1,9 +1,10 @@
 """Flat postings hold exactly the W3 postings, and search reads them (or W3 where a segment has none).
 
 A real-news index (~300 baomoi articles, two worker processes: a segment each) is
-read both ways for every term of every field: docnums, weights and positions must be equal. Search
-answers must not change when the flat files are removed, and segments without one (from ``add``) are
-read from W3 beside flat ones.
+read both ways for every term of every field: docnums, weights and positions must be equal, for the
+segments the reindex writes and for those Whoosh's own writer makes (``add``, merges). Search answers
+must not change when the flat files are removed, and a segment without one is read from W3 beside
+flat ones.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import shutil
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,7 +20,7 @@ from whoosh import index as whoosh_index
 
 from searchsvc import flatpostings, indexing
 from searchsvc.articles import Article
-from searchsvc.codec import CompactPositions, decode_many
+from searchsvc.codec import CompactPositions, FastW3Codec, decode_many
 from searchsvc.flatpostings import FlatPostings, FlatWriter
 from searchsvc.generations import IndexHome
 from searchsvc.ingest import read_sources
@@ -58,40 +60,43 @@ def _w3_postings(sub: object, fieldname: str, term: bytes) -> tuple[np.ndarray, 
     return np.concatenate(ids), np.concatenate(weights)
 
 
+def _check_segment(gen: Path, sub: Any) -> tuple[int, int]:
+    """Every term of every field of one segment: flat == W3. Returns (terms, positional terms) checked."""
+    flat = flatpostings.open_for(gen, sub.segment().segment_id())
+    assert flat is not None, "the segment has its flat file"
+    checked = positional = 0
+    for fieldname, term in sub.all_terms():
+        ids, weights = _w3_postings(sub, fieldname, term)
+        got = flat.postings(fieldname, term)
+        assert got is not None, (fieldname, term)
+        assert got[0].tolist() == ids.tolist(), (fieldname, term)
+        assert got[1].tolist() == weights.astype(np.float32).tolist(), (fieldname, term)
+        if isinstance(sub.schema[fieldname].format, CompactPositions):
+            w3_ids: list[np.ndarray] = []
+            values: list[bytes] = []
+            _read_values(sub.postings(fieldname, term), 0, w3_ids, values, None)
+            bounds, positions = decode_many(values)
+            fdocs, fbounds, fpositions = flat.positions(fieldname, term)  # type: ignore[misc]
+            assert fdocs.tolist() == ids.tolist()
+            assert fbounds.tolist() == bounds.tolist(), (fieldname, term)
+            assert fpositions.tolist() == positions.tolist(), (fieldname, term)
+            # And what Whoosh's own format decodes, for the first posting.
+            m = _raw(sub.postings(fieldname, term))
+            assert fpositions[fbounds[0]:fbounds[1]].tolist() == CompactPositions().decode_positions(m.value())
+            positional += 1
+        checked += 1
+    # Terms that the segment does not hold are not found.
+    assert flat.postings("text", "không có từ này".encode()) is None
+    assert flat.positions("text_fold", b"zzzzqq") is None
+    return checked, positional
+
+
 def test_every_term_of_every_field_reads_the_same_from_flat_and_w3(built: Path) -> None:
     gen = IndexHome(built).current().path
-    reader = whoosh_index.open_dir(str(gen)).reader()
-    leaves = reader.leaf_readers()
+    leaves = whoosh_index.open_dir(str(gen)).reader().leaf_readers()
     assert len(leaves) == 2
-    checked = positional = 0
-    for sub, _ in leaves:
-        flat = flatpostings.open_for(gen, sub.segment().segment_id())
-        assert flat is not None, "every reindex segment has its flat file"
-        for fieldname, term in sub.all_terms():
-            ids, weights = _w3_postings(sub, fieldname, term)
-            got = flat.postings(fieldname, term)
-            assert got is not None, (fieldname, term)
-            assert got[0].tolist() == ids.tolist(), (fieldname, term)
-            assert got[1].tolist() == weights.astype(np.float32).tolist(), (fieldname, term)
-            if isinstance(sub.schema[fieldname].format, CompactPositions):
-                w3_ids: list[np.ndarray] = []
-                values: list[bytes] = []
-                _read_values(sub.postings(fieldname, term), 0, w3_ids, values, None)
-                bounds, positions = decode_many(values)
-                fdocs, fbounds, fpositions = flat.positions(fieldname, term)  # type: ignore[misc]
-                assert fdocs.tolist() == ids.tolist()
-                assert fbounds.tolist() == bounds.tolist(), (fieldname, term)
-                assert fpositions.tolist() == positions.tolist(), (fieldname, term)
-                # And what Whoosh's own format decodes, posting by posting.
-                m = _raw(sub.postings(fieldname, term))
-                first = [CompactPositions().decode_positions(m.value())]
-                assert fpositions[fbounds[0]:fbounds[1]].tolist() == first[0]
-                positional += 1
-            checked += 1
-        # Terms that the segment does not hold are not found.
-        assert flat.postings("text", "không có từ này".encode()) is None
-        assert flat.positions("text_fold", b"zzzzqq") is None
-    assert checked > 10_000 and positional > 5_000
+    counts = [_check_segment(gen, sub) for sub, _ in leaves]
+    assert sum(c for c, _ in counts) > 10_000 and sum(p for _, p in counts) > 5_000
 
 
 def test_search_answers_the_same_without_flat_files(built: Path, tmp_path: Path) -> None:
@@ -113,26 +118,60 @@ def test_search_answers_the_same_without_flat_files(built: Path, tmp_path: Path)
         assert a.facets == b.facets, q
 
 
-def test_segments_from_add_are_read_from_w3_beside_flat_ones(built: Path, tmp_path: Path) -> None:
+def _new_articles(n: int) -> list[Article]:
+    return [Article(id=f"new-{i}", title=f"Giá vàng hôm nay tăng mạnh phiên {i}", lead="Giá vàng SJC tăng.",
+                    body=f"Thị trường vàng trong nước sôi động, Hà Nội ngày {i}.") for i in range(n)]
+
+
+def test_segments_written_by_add_get_flat_postings_too(built: Path, tmp_path: Path) -> None:
     home = _copy(built, tmp_path)
-    indexing.add(IndexHome(home), [Article(id="new-1", title="Giá vàng hôm nay tăng mạnh", body="Giá vàng SJC.")])
+    indexing.add(IndexHome(home), _new_articles(3))
+    gen = IndexHome(home).current().path
+    leaves = whoosh_index.open_dir(str(gen)).reader().leaf_readers()
+    assert len(leaves) == 3
+    checked, positional = _check_segment(gen, leaves[-1][0])  # the add's segment, from Whoosh's writer
+    assert checked > 20 and positional > 10
     engine = Engine.open(home, {"RESULT_CACHE": 0, "WARM_TERMS": 0})
-    stats = engine._derived_stats()
-    assert None in stats.flats and any(f is not None for f in stats.flats)
+    assert all(f is not None for f in engine._derived_stats().flats)
     ids = {h.id for h in engine.search(SearchRequest(q="giá vàng", per_page=100)).hits}
-    assert "new-1" in ids and len(ids) > 1
+    assert {"new-0", "new-1", "new-2"} <= ids and len(ids) > 3
+
+
+def test_a_segment_without_flat_postings_is_read_from_w3_beside_flat_ones(built: Path, tmp_path: Path) -> None:
+    home = _copy(built, tmp_path)
+    indexing.add(IndexHome(home), _new_articles(3))
+    settings = {"RESULT_CACHE": 0, "WARM_TERMS": 0}
+    with_file = Engine.open(home, settings)
+    before = {q: with_file.search(SearchRequest(q=q)) for q in QUERIES}
+    gen = IndexHome(home).current().path
+    added = whoosh_index.open_dir(str(gen)).reader().leaf_readers()[-1][0].segment().segment_id()
+    (gen / f"{added}{flatpostings.SUFFIX}").unlink()
+    engine = Engine.open(home, settings)
+    stats = engine._derived_stats()
+    assert stats.flats[-1] is None and all(f is not None for f in stats.flats[:-1])
+    for q in QUERIES:
+        got = engine.search(SearchRequest(q=q))
+        assert got.total == before[q].total, q
+        assert [(h.id, h.score) for h in got.hits] == [(h.id, h.score) for h in before[q].hits], q
     ids, _ = stats.postings("text", "vàng")
     assert np.all(np.diff(ids) > 0), "docnums ascending across flat and W3 segments"
+    assert {"new-0", "new-1"} <= {h.id for h in engine.search(SearchRequest(q="giá vàng", per_page=100)).hits}
 
 
-def test_whoosh_removes_a_flat_file_with_its_segment(built: Path, tmp_path: Path) -> None:
+def test_whoosh_replaces_flat_files_with_their_segments(built: Path, tmp_path: Path) -> None:
     home = _copy(built, tmp_path)
     gen = IndexHome(home).current().path
     before = {p.name for p in gen.glob(f"*{flatpostings.SUFFIX}")}
-    whoosh_index.open_dir(str(gen)).optimize()  # merges every segment into a new one (no flat file)
-    assert before and not set(p.name for p in gen.glob(f"*{flatpostings.SUFFIX}")) & before
+    # Every segment merged into a new one, through our codec as add's merges are (Whoosh's default codec,
+    # say ``ix.optimize()``, writes no flat file: that segment would be read from W3).
+    whoosh_index.open_dir(str(gen)).writer(codec=FastW3Codec(), compound=False).commit(optimize=True)
+    after = {p.name for p in gen.glob(f"*{flatpostings.SUFFIX}")}
+    assert before and not after & before
+    ((merged, _),) = whoosh_index.open_dir(str(gen)).reader().leaf_readers()
+    assert after == {f"{merged.segment().segment_id()}{flatpostings.SUFFIX}"}  # the merge wrote its own
+    _check_segment(gen, merged)
+    assert not list(gen.glob("*.tmp-*"))
     engine = Engine.open(home, {"RESULT_CACHE": 0, "WARM_TERMS": 0})
-    assert engine._derived_stats().flats == [None]
     assert engine.search(SearchRequest(q="việt nam")).total > 0
 
 
