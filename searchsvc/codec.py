@@ -194,7 +194,7 @@ class _FastFieldWriter(W3FieldWriter):  # type: ignore[misc]
         tee = None
         if folder:
             try:
-                tee = FlatTee(Path(folder) / f"{self._segment.segment_id()}{flatpostings.SUFFIX}", schema)
+                tee = FlatTee(flatpostings.path_for(folder, self._segment.segment_id()), schema)
             except OSError:
                 tee = None  # a read-only or full disk: the segment is read from W3
         out = super().add_postings(schema, _CachedLengths(lengths) if lengths else lengths,

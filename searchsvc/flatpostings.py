@@ -240,11 +240,15 @@ def _mapped(path: Path, section: tuple[int, np.dtype[Any], int]) -> np.ndarray:
     return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=(n,))
 
 
+def path_for(folder: Path | str, segment_id: str) -> Path:
+    """Where a segment's flat postings live: beside its W3 files, named like them (Whoosh cleans it up)."""
+    return Path(folder) / f"{segment_id}{SUFFIX}"
+
+
 def open_for(folder: Path | str, segment_id: str) -> FlatPostings | None:
     """The segment's flat postings, or None (no file, or not readable: the segment is read from W3)."""
-    path = Path(folder) / f"{segment_id}{SUFFIX}"
     try:
-        return FlatPostings(path)
+        return FlatPostings(path_for(folder, segment_id))
     except (OSError, ValueError, KeyError, TypeError):  # missing, foreign, truncated, a garbled directory
         return None
 

@@ -403,9 +403,9 @@ class Engine:
 
         Segments are read decode-free (flatpostings.py): warming them brings their pages into the page
         cache, once for every worker. A segment without flat postings (an index written before them) is
-        decoded, tens of milliseconds for a common word, and the first queries would pay for it. One word at a time
-        under the engine's lock, so searches interleave; up to half the postings cache, so what real
-        queries bring in keeps its room. Stops when the reader changes. Best effort: any failure just
+        decoded, tens of milliseconds for a common word, and the first queries would pay for it. One word
+        at a time under the engine's lock, so searches interleave; up to half the postings cache, so what
+        real queries bring in keeps its room. Stops when the reader changes. Best effort: any failure just
         ends it (the index may have moved on).
         """
         vocab = self.vocabulary

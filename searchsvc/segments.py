@@ -80,8 +80,8 @@ class _FieldPool:
         self.values += b"".join(values)
         return int(sum(freqs))
 
-    def write(self, bulk: BulkPostingsWriter, doc_lengths: array[int], flat: FlatWriter | None = None,
-              fieldname: str = "", positional: bool = False) -> None:
+    def write(self, bulk: BulkPostingsWriter, doc_lengths: array[int], flat: FlatWriter | None, fieldname: str,
+              positional: bool) -> None:
         """Every term's posting list, terms in byte order, documents ascending (a stable sort); the same
         postings to ``flat`` as arrays, with their positions decoded when ``positional``."""
         names = sorted(self.terms)
@@ -201,7 +201,7 @@ class SegmentBuilder:
         bulk = BulkPostingsWriter(fieldwriter, self._codec._blocklimit, self._codec._compression)
         folder = getattr(self._storage, "folder", None)  # a RamStorage has none: W3 postings only
         # Beside the W3 files: the same postings, decode-free, for serving (see flatpostings.py).
-        flat = FlatWriter(Path(folder) / f"{self.segment.segment_id()}{flatpostings.SUFFIX}") if folder else None
+        flat = FlatWriter(flatpostings.path_for(folder, self.segment.segment_id())) if folder else None
         for name in sorted(self._pools):
             pool = self._pools.pop(name)
             if not len(pool):
