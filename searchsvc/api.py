@@ -183,6 +183,7 @@ def search() -> Response:
             "per_page": result.per_page,
             "took_ms": round(float(result.took_ms), 2),
             "all_words_matched": result.all_words_matched,
+            "all_words_total": result.all_words_total,
             "partial": result.partial,
             "did_you_mean": result.did_you_mean,
             "hits": [hit_json(h) for h in result.hits],
@@ -272,13 +273,15 @@ def require_operator() -> IndexHome:
     return IndexHome(Path(current_app.config["INDEX_DIR"]))
 
 
-def articles_from_body() -> list[Article]:
+def articles_from_body() -> tuple[list[Article], list[str]]:
+    """The batch's articles, the last copy of a repeated id winning (as on the CLI), and the notes on the
+    earlier copies it replaced."""
     data = request.get_json(silent=True, force=True)
     records = data if isinstance(data, list) else [data]
     if not records or not all(isinstance(r, dict) for r in records):
         raise InputError("the body must be a JSON article object or a non-empty list of them")
-    articles: list[Article] = []
-    seen: set[str] = set()
+    latest: dict[str, tuple[int, Article]] = {}
+    superseded: list[str] = []
     problems: list[str] = []
     for n, record in enumerate(records, 1):
         try:
@@ -286,22 +289,22 @@ def articles_from_body() -> list[Article]:
         except ValueError as exc:
             problems.append(f"article {n}: {exc}")
             continue
-        if a.id in seen:
-            problems.append(f"article {n}: duplicate id {a.id!r}")
-        seen.add(a.id)
-        articles.append(a)
+        if a.id in latest:
+            superseded.append(f"article {latest[a.id][0]}: id {a.id!r} appears again as article {n}")
+        latest[a.id] = (n, a)
     # All or nothing over HTTP: a client can fix and resend the batch without working out which half landed.
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise InputError("; ".join(problems[:3]) + more + "; nothing was indexed")
-    return articles
+    return [a for _, a in latest.values()], superseded
 
 
 @bp.post("/api/articles")
 def add_articles() -> Response:
     home = require_operator()
-    report = indexing.add(home, articles_from_body())
-    return jsonify({"indexed": report.indexed, "generation": report.generation})
+    articles, superseded = articles_from_body()
+    report = indexing.add(home, articles)
+    return jsonify({"indexed": report.indexed, "generation": report.generation, "superseded": superseded})
 
 
 @bp.delete("/api/articles/<article_id>")

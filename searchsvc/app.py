@@ -11,15 +11,16 @@ import importlib
 import importlib.util
 import logging
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from searchsvc.config import DEFAULTS
+from searchsvc import config
+from searchsvc.codec import unreadable_is_unavailable
 from searchsvc.errors import IndexUnavailable, InputError, SearchsvcError
 from searchsvc.search import Engine
 
@@ -50,12 +51,12 @@ class EngineSlot:
             if self._engine is None:
                 # IndexUnavailable propagates and the slot stays empty: the next request tries again,
                 # which is how a worker recovers once a good generation is published.
-                with _unreadable_is_unavailable(self.index_dir):
+                with unreadable_is_unavailable(self.index_dir, log):
                     self._engine = Engine.open(self.index_dir, self.settings)
                 return self._engine
             engine = self._engine
         try:
-            with _unreadable_is_unavailable(self.index_dir):
+            with unreadable_is_unavailable(self.index_dir, log):
                 engine.refresh()
         except IndexUnavailable:
             with self._lock:
@@ -63,20 +64,6 @@ class EngineSlot:
                     self._engine = None
             raise
         return engine
-
-
-@contextmanager
-def _unreadable_is_unavailable(index_dir: Path) -> Iterator[None]:
-    """Whoosh reports damaged files with many exception types (its own IndexError, struct.error, ...):
-    whatever opening an index raises, the worker has no usable index, which is a 503, not a 500."""
-    try:
-        yield
-    except SearchsvcError:
-        raise
-    except Exception as exc:
-        log.exception("cannot open the index in %s", index_dir)
-        raise IndexUnavailable(f"the index in {index_dir} cannot be read ({type(exc).__name__}: {exc}); "
-                               "run `searchsvc reindex SOURCE...`") from None
 
 
 def get_engine() -> Engine:
@@ -92,15 +79,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     # No 308 redirect (with an HTML body) for "//" in a path: an encoded "/" in a tag or id is data.
     app.url_map.merge_slashes = False
-    app.config.from_mapping(DEFAULTS)
-    app.config.from_prefixed_env("SEARCHSVC")
+    # Parsed and checked once, here, by the same function as the CLI's: a bad SEARCHSVC_* value stops the
+    # start with a SettingsError naming it. Flask reads MAX_CONTENT_LENGTH itself (413): the same name.
+    settings = config.load(overrides=test_config)
+    app.config.from_mapping(settings)
     if test_config is not None:
-        app.config.from_mapping(test_config)
-    # Flask reads MAX_CONTENT_LENGTH itself (413); the settings table uses the same name.
-    app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_CONTENT_LENGTH"])
+        app.config.from_mapping({k: v for k, v in test_config.items() if k not in settings})
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Vietnamese as characters, not \u escapes
 
-    settings = {name: app.config[name] for name in DEFAULTS}
     app.extensions[_EXTENSION] = EngineSlot(Path(app.config["INDEX_DIR"]), settings)
 
     from searchsvc.api import bp as api_bp
@@ -155,12 +141,17 @@ def _allowed_origin() -> str | None:
 
 
 def _utf8_query_string() -> None:
-    # Werkzeug decodes the raw query string strictly when parsing ``request.args``: bytes that are not
-    # UTF-8 (sent unescaped) would surface as a UnicodeDecodeError, a 500, in whichever view reads it.
-    try:
-        request.query_string.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError("the query string is not valid UTF-8: percent-encode it as UTF-8") from None
+    # Werkzeug decodes percent-escapes that are not UTF-8 (``q=%C3%28``) into U+FFFD without a word, and
+    # raw bytes that are not UTF-8 into a UnicodeDecodeError, a 500, in whichever view reads them. Each
+    # parameter is checked here instead, so the answer is a 400 naming it.
+    for pair in request.query_string.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        for part in (name, value):
+            try:
+                unquote_to_bytes(part.replace(b"+", b" ")).decode("utf-8")
+            except UnicodeDecodeError:
+                shown = unquote_to_bytes(name).decode("utf-8", "replace")[:40]
+                raise InputError(f"parameter '{shown}' is not valid UTF-8: percent-encode its text as UTF-8") from None
 
 
 def _preflight() -> Response | None:

@@ -32,6 +32,17 @@ class Rejected:
     reason: str
 
 
+@dataclass(frozen=True)
+class Superseded:
+    """An earlier copy of an id that a later record of the same batch replaces: the last copy wins,
+    because a correction feed appends the corrected article. Reported, not counted as a rejection."""
+
+    source: str
+    line: int
+    id: str
+    reason: str
+
+
 # Vietnamese news is dated in Vietnam time; a date without a zone means midnight there, not UTC.
 VIETNAM_TZ = timezone(timedelta(hours=7), "ICT")
 

@@ -15,12 +15,12 @@ from typing import Any
 import click
 from gunicorn.app.base import BaseApplication
 
-from searchsvc import flatpostings, indexing
-from searchsvc.articles import Rejected
-from searchsvc.codec import open_index
-from searchsvc.config import DEFAULTS, from_env
+from searchsvc import config, flatpostings, indexing
+from searchsvc.articles import Rejected, Superseded
+from searchsvc.codec import open_index, unreadable_is_unavailable
 from searchsvc.errors import SearchsvcError
 from searchsvc.generations import IndexHome
+from searchsvc.indexing import plural
 from searchsvc.ingest import FORMATS, read_sources
 
 
@@ -33,17 +33,41 @@ class _Group(click.Group):
 
 
 class _Opts:
-    def __init__(self, index_dir: Path, quiet: bool) -> None:
-        self.home = IndexHome(index_dir)
+    """What every command shares: the settings (parsed once, at start) and the global options."""
+
+    def __init__(self, settings: dict[str, Any], index_dir: Path | None, quiet: bool) -> None:
+        self.settings = settings
+        self.index_dir = index_dir or Path(settings["INDEX_DIR"])
         self.quiet = quiet
+
+    @property
+    def home(self) -> IndexHome:
+        return IndexHome(self.index_dir)
 
     def say(self, message: str) -> None:
         if not self.quiet:
             click.echo(message, err=True)
 
 
-def settings() -> dict[str, Any]:
-    return {name: from_env(name) for name in DEFAULTS}
+def _set_index_dir(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    opts = ctx.find_object(_Opts)  # made by ``main``, which click runs before parsing the subcommand
+    if value is not None and opts is not None:
+        opts.index_dir = value
+
+
+def _set_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    opts = ctx.find_object(_Opts)
+    if value and opts is not None:
+        opts.quiet = True
+
+
+def _global_options(f: Any) -> Any:
+    """--index-dir and --quiet, accepted before the subcommand and after it, as users type them."""
+    f = click.option("--index-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     expose_value=False, callback=_set_index_dir, is_eager=True,
+                     help="Index home (default: SEARCHSVC_INDEX_DIR, else ./index).")(f)
+    return click.option("--quiet", "-q", is_flag=True, expose_value=False, callback=_set_quiet, is_eager=True,
+                        help="No progress bars or summaries; rejections and errors still print.")(f)
 
 
 @click.group(cls=_Group)
@@ -53,88 +77,110 @@ def settings() -> dict[str, Any]:
 @click.pass_context
 def main(ctx: click.Context, index_dir: Path | None, quiet: bool) -> None:
     """Full-text search for Vietnamese news."""
-    ctx.obj = _Opts(index_dir or Path(from_env("INDEX_DIR")), quiet)
+    ctx.obj = _Opts(config.load(), index_dir, quiet)
 
 
 pass_opts = click.make_pass_decorator(_Opts)
 _sources = click.argument("sources", nargs=-1, required=True)
 _format = click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
-                       help="Reader for every SOURCE (default: by extension; folders are scraped pages).")
+                       help="Reader for every SOURCE (default: by extension; folders and .txt are scraped pages).")
 _max_rejects = click.option("--max-rejects", type=click.IntRange(min=0), default=0, show_default=True,
-                            help="Rejected records tolerated before exiting with status 1.")
+                            help="Rejected records tolerated; over it the job exits 1 and changes nothing.")
 
 
-def _finish(opts: _Opts, verb: str, report: indexing.IngestReport, max_rejects: int) -> None:
-    """Print rejections and the summary; exit 1 over the reject limit (the good records are already indexed)."""
-    for r in report.rejected:
+def _report(report: indexing.IngestReport) -> None:
+    notes: list[Rejected | Superseded] = [*report.superseded, *report.rejected]
+    for r in notes:
         click.echo(_place(r) + ": " + r.reason, err=True)
-    opts.say(f"{verb} {report.indexed:,} articles into generation {report.generation} in {report.seconds:.1f} s; "
-             f"{len(report.rejected):,} rejected")
-    if len(report.rejected) > max_rejects:
-        raise click.ClickException(f"{len(report.rejected):,} records rejected, more than --max-rejects {max_rejects}")
 
 
-def _place(r: Rejected) -> str:
+def _place(r: Rejected | Superseded) -> str:
     return r.source if r.line == 0 else f"{r.source}:{r.line}"
 
 
-def _read(sources: Sequence[str], fmt: str | None) -> Any:
-    return read_sources(list(sources), fmt, max_chars=int(from_env("MAX_ARTICLE_CHARS")))
+def _job(run: Any) -> indexing.IngestReport:
+    """Run an indexing job; a refused one still shows what it read before its one-line error."""
+    try:
+        report: indexing.IngestReport = run()
+    except indexing.Refused as exc:
+        _report(exc.report)
+        raise click.ClickException(exc.message) from None
+    _report(report)
+    return report
+
+
+def _read(opts: _Opts, sources: Sequence[str], fmt: str | None) -> Any:
+    return read_sources(list(sources), fmt, max_chars=int(opts.settings["MAX_ARTICLE_CHARS"]))
 
 
 @main.command()
+@_global_options
 @_sources
 @_format
 @click.option("--procs", type=click.IntRange(min=1), default=None,
               help="Indexing processes (default: SEARCHSVC_PROCS).")
 @_max_rejects
+@click.option("--allow-shrink", is_flag=True,
+              help="Publish even when the new index holds fewer than SEARCHSVC_SHRINK_GUARD of the serving one.")
 @pass_opts
-def reindex(opts: _Opts, sources: tuple[str, ...], fmt: str | None, procs: int | None, max_rejects: int) -> None:
-    """Build a new index generation from SOURCE... and switch to it.
+def reindex(opts: _Opts, sources: tuple[str, ...], fmt: str | None, procs: int | None, max_rejects: int,
+            allow_shrink: bool) -> None:
+    """Build a new index generation from SOURCE... and switch to it; on any failure nothing changes.
 
-    SOURCE is a .jsonl or .jsonl.gz file, a folder of scraped pages, or - for JSONL on stdin.
+    SOURCE is a .jsonl or .jsonl.gz file, a scraped page (.txt) or a folder of them, or - for JSONL on stdin.
     """
-    procs = procs or int(from_env("PROCS"))
-    report = indexing.reindex(opts.home, _read(sources, fmt), procs=procs, progress=not opts.quiet)
-    _finish(opts, "indexed", report, max_rejects)
+    guard = 0.0 if allow_shrink else float(opts.settings["SHRINK_GUARD"])
+    report = _job(lambda: indexing.reindex(opts.home, _read(opts, sources, fmt), procs=procs or opts.settings["PROCS"],
+                                           progress=not opts.quiet, max_rejects=max_rejects, shrink_guard=guard))
+    opts.say(f"indexed {plural(report.indexed, 'article')} into generation {report.generation} in "
+             f"{report.seconds:.1f} s; {len(report.rejected):,} rejected")
 
 
 @main.command()
+@_global_options
 @_sources
 @_format
 @_max_rejects
 @pass_opts
 def add(opts: _Opts, sources: tuple[str, ...], fmt: str | None, max_rejects: int) -> None:
-    """Add or replace (by id) articles from SOURCE... in the current generation."""
-    report = indexing.add(opts.home, _read(sources, fmt), progress=not opts.quiet)
-    if report.generation == 0:
-        report.generation = opts.home.current().number
-    _finish(opts, "added", report, max_rejects)
+    """Add or replace (by id) articles from SOURCE... in the current generation; over the reject limit, nothing."""
+    report = _job(lambda: indexing.add(opts.home, _read(opts, sources, fmt), progress=not opts.quiet,
+                                       max_rejects=max_rejects))
+    generation = report.generation or opts.home.current().number
+    opts.say(f"added {plural(report.indexed, 'article')} into generation {generation} in {report.seconds:.1f} s; "
+             f"{len(report.rejected):,} rejected")
 
 
 @main.command()
+@_global_options
 @click.argument("ids", nargs=-1, required=True)
+@click.option("--missing-ok", is_flag=True,
+              help="Delete the ids that are there; without it a missing id changes nothing.")
 @pass_opts
-def delete(opts: _Opts, ids: tuple[str, ...]) -> None:
-    """Delete articles by ID."""
-    report = indexing.delete(opts.home, ids)
-    opts.say(f"deleted {report.deleted:,} of {len(ids):,} ids from generation {report.generation}")
-    if report.deleted < len(set(ids)):
-        click.echo(f"{len(set(ids)) - report.deleted:,} ids were not in the index", err=True)
+def delete(opts: _Opts, ids: tuple[str, ...], missing_ok: bool) -> None:
+    """Delete articles by ID (exits 1, deleting nothing, when one is not in the index, unless --missing-ok)."""
+    report = indexing.delete(opts.home, ids, missing_ok=missing_ok)
+    unique = len(set(ids))
+    opts.say(f"deleted {report.deleted:,} of {plural(unique, 'id')} from generation {report.generation}")
+    if report.deleted < unique:
+        click.echo(f"{plural(unique - report.deleted, 'id')} {'was' if unique - report.deleted == 1 else 'were'} "
+                   "not in the index", err=True)
 
 
 @main.command()
+@_global_options
 @pass_opts
 def stats(opts: _Opts) -> None:
     """Documents, generation, size on disk, schema version and last change of the serving index."""
     gen = opts.home.current()
     meta = opts.home.meta(gen)
     size = sum(p.stat().st_size for p in gen.path.rglob("*") if p.is_file())
-    reader = open_index(gen.path).reader()
-    try:
-        flat, segments = flatpostings.coverage(reader, gen.path)
-    finally:
-        reader.close()
+    with unreadable_is_unavailable(gen.path):
+        reader = open_index(gen.path).reader()
+        try:
+            flat, segments = flatpostings.coverage(reader, gen.path)
+        finally:
+            reader.close()
     rows = [
         ("index", str(opts.home.path)),
         ("documents", f"{meta.get('doc_count', 0):,}"),
@@ -159,6 +205,7 @@ def _human(size: float) -> str:
 
 
 @main.command()
+@_global_options
 @click.argument("query")
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=10, show_default=True, help="Hits to show.")
 @pass_opts
@@ -166,7 +213,7 @@ def search(opts: _Opts, query: str, limit: int) -> None:
     """Search the index and print each hit's title, id, date and score."""
     from searchsvc.search import Engine, SearchRequest
 
-    engine = Engine.open(opts.home.path, settings())
+    engine = Engine.open(opts.home.path, opts.settings)
     result = engine.search(SearchRequest(q=query, per_page=limit, highlight=False, facets=False))
     opts.say(f"{result.total:,} results in {result.took_ms:.0f} ms"
              + (f"; did you mean: {result.did_you_mean}" if result.did_you_mean else ""))
@@ -176,6 +223,7 @@ def search(opts: _Opts, query: str, limit: int) -> None:
 
 
 @main.command()
+@_global_options
 @click.option("--host", default=None, help="Bind address (default: SEARCHSVC_HOST, 127.0.0.1).")
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (default: SEARCHSVC_PORT, 8000).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="gunicorn worker processes.")
@@ -187,14 +235,25 @@ def serve(opts: _Opts, host: str | None, port: int | None, workers: int | None, 
 
     if not opts.home.exists():
         click.echo(f"no index in {opts.home.path}: building one from the packaged sample {SAMPLE_PATH}", err=True)
-        report = indexing.reindex(opts.home, _read([str(SAMPLE_PATH)], None), progress=not opts.quiet)
-        opts.say(f"indexed {report.indexed:,} sample articles")
-    bind = f"{host or from_env('HOST')}:{port if port is not None else from_env('PORT')}"
+        report = indexing.reindex(opts.home, _read(opts, [str(SAMPLE_PATH)], None), progress=not opts.quiet)
+        opts.say(f"indexed {plural(report.indexed, 'sample article')}")
+    s = opts.settings
+    bind = f"{host or s['HOST']}:{port if port is not None else s['PORT']}"
     _Gunicorn(
         {"INDEX_DIR": str(opts.home.path)},
-        {"bind": bind, "workers": workers or from_env("WORKERS"), "threads": threads or from_env("THREADS"),
-         "accesslog": None if opts.quiet else "-"},
+        {"bind": bind, "workers": workers or s["WORKERS"], "threads": threads or s["THREADS"],
+         "accesslog": None if opts.quiet else "-", **gunicorn_limits(s)},
     ).run()
+
+
+# gunicorn's largest request line (it refuses more with its own 400, not ours). A query of
+# MAX_QUERY_CHARS (at most 800) characters, each up to 9 bytes percent-encoded (``%E1%BB%87``), fits with
+# room for the other parameters, so an over-long query reaches the app and gets its JSON 400.
+GUNICORN_MAX_REQUEST_LINE = 8190
+
+
+def gunicorn_limits(settings: dict[str, Any]) -> dict[str, Any]:
+    return {"limit_request_line": GUNICORN_MAX_REQUEST_LINE}
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -217,6 +276,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 
 
 @main.command("eval")
+@_global_options
 @click.option("--corpus", required=True, type=click.Path(exists=True, dir_okay=False), help="Corpus JSONL(.gz).")
 @click.option("--queries", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Queries JSONL {id, text}.")
@@ -224,13 +284,15 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @click.option("--recency", is_flag=True, help="Apply the news recency lift (off by default: judged sets are timeless).")
 @click.option("--procs", type=int, default=None, help="Processes for indexing the corpus (default: every core).")
-def evaluate(corpus: str, queries: str, qrels: str, as_json: bool, recency: bool, procs: int | None) -> None:
+@pass_opts
+def evaluate(opts: _Opts, corpus: str, queries: str, qrels: str, as_json: bool, recency: bool,
+             procs: int | None) -> None:
     """Index CORPUS in a temporary folder, run QUERIES and score them against QRELS."""
     from searchsvc.evaluation import load_qrels, load_queries, run_searchsvc
 
     try:
         metrics = run_searchsvc(corpus, load_queries(queries), load_qrels(qrels),
-                                procs=procs or int(from_env("PROCS")), recency=recency)
+                                procs=procs or int(opts.settings["PROCS"]), recency=recency)
     except (ValueError, KeyError) as exc:  # malformed evaluation files: the caller's to fix
         raise click.ClickException(f"cannot evaluate: {exc}") from None
     values = {"mrr@10": metrics.mrr10, "ndcg@10": metrics.ndcg10, "recall@10": metrics.recall10,

@@ -14,12 +14,14 @@ is stored or how it is searched:
 
 from __future__ import annotations
 
+import logging
 import mmap
 import os
 import struct
 import zlib
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from pickle import dumps
 from typing import Any
@@ -34,6 +36,7 @@ from whoosh.system import _INT_SIZE, pack_uint, pack_ushort, unpack_uint
 from whoosh.util.numeric import length_to_byte
 
 from searchsvc import flatpostings
+from searchsvc.errors import IndexUnavailable, SearchsvcError
 from searchsvc.flatpostings import FlatWriter
 
 _ONE = pack_uint(1)
@@ -352,3 +355,19 @@ class MmapStorage(FileStorage):  # type: ignore[misc]
 def open_index(directory: Path | str) -> Any:
     """A Whoosh index read through :class:`MmapStorage`."""
     return FileIndex(MmapStorage(str(directory), readonly=True), indexname="MAIN")
+
+
+@contextmanager
+def unreadable_is_unavailable(index_dir: Path | str, log: logging.Logger | None = None) -> Iterator[None]:
+    """Whoosh reports damaged files with many exception types (its own IndexError, struct.error, ...):
+    whatever opening an index raises, there is no usable index: IndexUnavailable (a 503, or the CLI's
+    one line), not a 500 or a traceback. ``log`` (a server's) gets the traceback."""
+    try:
+        yield
+    except SearchsvcError:
+        raise
+    except Exception as exc:
+        if log is not None:
+            log.exception("cannot open the index in %s", index_dir)
+        raise IndexUnavailable(f"the index in {index_dir} cannot be read ({type(exc).__name__}: {exc}); "
+                               "run `searchsvc reindex SOURCE...`") from None

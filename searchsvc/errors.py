@@ -46,3 +46,15 @@ class LockTimeout(SearchsvcError):
 
     status = 503
     code = "index_busy"
+
+
+class SettingsError(SearchsvcError):
+    """A ``SEARCHSVC_*`` setting that does not parse or is out of range: found at start, before serving."""
+
+    code = "bad_setting"
+
+
+class JobRefused(InputError):
+    """A reindex or add that was refused before it changed anything (too many rejects, a shrink)."""
+
+    code = "job_refused"

@@ -9,6 +9,8 @@ journal into its new generation before publishing, so no update is lost to the s
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -18,13 +20,14 @@ from typing import Any
 
 from tqdm import tqdm
 from whoosh import index as whoosh_index
+from whoosh import query as wq
 from whoosh.writing import SegmentWriter
 
 from searchsvc import bigrams, segments, vocabulary
 from searchsvc.analysis import analyse, fold_text
-from searchsvc.articles import Article, Rejected, article_from_mapping, article_to_mapping
+from searchsvc.articles import Article, Rejected, Superseded, article_from_mapping, article_to_mapping
 from searchsvc.codec import FastW3Codec
-from searchsvc.errors import InputError
+from searchsvc.errors import IndexUnavailable, InputError, JobRefused, NotFound
 from searchsvc.generations import IndexHome
 from searchsvc.schema import TEXT_PARTS, build_schema
 
@@ -37,8 +40,29 @@ class IngestReport:
     indexed: int = 0
     deleted: int = 0
     rejected: list[Rejected] = field(default_factory=list)
+    superseded: list[Superseded] = field(default_factory=list)  # earlier copies of an id; the last one won
     generation: int = 0
     seconds: float = 0.0
+
+
+class Refused(JobRefused):
+    """A job refused before it changed anything; ``report`` says what was read (the rejections to show)."""
+
+    def __init__(self, message: str, report: IngestReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 article``, ``2 articles``, ``1,204 ids``."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def _stage(progress: bool, what: str) -> None:
+    # After the bar over the input ends, the rest of a job (segments finishing, the vocabulary, the
+    # switch) takes seconds: each stage is named as it starts rather than leaving the bar at 100%.
+    if progress:
+        print(f"{what}...", file=sys.stderr, flush=True)
 
 
 def doc_fields(a: Article) -> dict[str, Any]:
@@ -62,30 +86,67 @@ def doc_fields(a: Article) -> dict[str, Any]:
     return doc
 
 
-def _articles(
-    items: Iterable[Article | Rejected], report: IngestReport, progress: bool, what: str
-) -> Iterator[Article]:
-    bar = tqdm(items, desc=what, unit=" articles", disable=not progress, mininterval=1.0)
-    for item in bar:
-        if isinstance(item, Rejected):
-            report.rejected.append(item)
-        else:
-            yield item
+class _Intake:
+    """What a job reads, as Articles; rejections and superseded copies go to the report.
+
+    ``latest`` keeps the last copy of every id that came more than once (``ingest`` announces each
+    repeat with a Superseded just before the later copy), so a reindex can put it in place of the
+    copies its workers already indexed.
+    """
+
+    def __init__(self, report: IngestReport) -> None:
+        self.report = report
+        self.latest: dict[str, Article] = {}
+        self._repeated: set[str] = set()
+
+    def articles(self, items: Iterable[Article | Rejected | Superseded], progress: bool,
+                 what: str) -> Iterator[Article]:
+        bar = tqdm(items, desc=what, unit=" articles", disable=not progress, mininterval=1.0)
+        for item in bar:
+            if isinstance(item, Rejected):
+                self.report.rejected.append(item)
+            elif isinstance(item, Superseded):
+                self.report.superseded.append(item)
+                self._repeated.add(item.id)
+            else:
+                if item.id in self._repeated:
+                    self.latest[item.id] = item
+                yield item
 
 
-def build_generation(
-    directory: Path, items: Iterable[Article | Rejected], procs: int, report: IngestReport, progress: bool
-) -> int:
-    """Write a complete index of ``items`` into the empty ``directory``; returns the document count."""
+def _check_rejects(report: IngestReport, max_rejects: int | None, nothing: str) -> None:
+    rejected = len(report.rejected)
+    if max_rejects is not None and rejected > max_rejects:
+        raise Refused(f"{plural(rejected, 'record')} rejected, more than --max-rejects {max_rejects}; "
+                      f"nothing was {nothing}", report)
+
+
+def build_generation(directory: Path, items: Iterable[Article | Rejected | Superseded], procs: int,
+                     report: IngestReport, progress: bool) -> int:
+    """Write a complete index of ``items`` into the empty ``directory``; returns the live document count."""
+    intake = _Intake(report)
     ix = whoosh_index.create_in(str(directory), build_schema())
     procs = max(1, procs)
-    articles = _articles(items, report, progress, "indexing")
     # ``procs`` worker processes each write whole segments, published together (see segments.py);
     # the fast path covers every field type our schema uses (tests/test_indexing_fast_path.py).
     assert segments.supported(ix.schema), "schema.py added a field type segments.py cannot write"
-    count, observed = segments.write_index(directory, articles, doc_fields, procs, FastW3Codec(),
+    articles = intake.articles(items, progress, "indexing")
+
+    def then_finishing() -> Iterator[Article]:
+        yield from articles
+        _stage(progress, f"finishing segments ({plural(procs, 'process')})")
+
+    count, observed = segments.write_index(directory, then_finishing(), doc_fields, procs, FastW3Codec(),
                                            observer=_BigramCounter)
     bigrams.save(directory, bigrams.merge(observed))
+    if intake.latest:
+        # The workers indexed every copy; the last copy of each repeated id replaces them all (a delete
+        # first: Whoosh's update_document replaces only one document per unique id).
+        _apply_changes(whoosh_index.open_dir(str(directory)),
+                       [entry for a in intake.latest.values()
+                        for entry in ({"op": "delete", "id": a.id}, {"op": "add", "article": article_to_mapping(a)})])
+        with whoosh_index.open_dir(str(directory)).searcher() as s:
+            count = s.doc_count()
     return count
 
 
@@ -105,8 +166,15 @@ class _BigramCounter:
 
 
 def reindex(
-    home: IndexHome, items: Iterable[Article | Rejected], procs: int = 1, progress: bool = False
+    home: IndexHome, items: Iterable[Article | Rejected | Superseded], procs: int = 1, progress: bool = False,
+    max_rejects: int | None = None, shrink_guard: float = 0.0,
 ) -> IngestReport:
+    """Build a new generation of ``items`` and publish it, or publish nothing.
+
+    Refused (nothing published, the serving generation untouched) when more than ``max_rejects``
+    records were rejected, or when the new generation would hold fewer than ``shrink_guard`` times the
+    serving generation's articles (a truncated feed must not empty the site's search).
+    """
     start = time.monotonic()
     report = IngestReport()
     with home.lock("reindex", timeout=0.0):
@@ -115,29 +183,53 @@ def reindex(
             (home.path / _MARKER).write_text(str(os.getpid()), encoding="utf-8")
             journal_start = home.journal_size()
         number, build = home.new_build_dir()
-        count = build_generation(build, items, procs, report, progress)
-        # The accent-restoration vocabulary ships inside the generation it describes. It is built
-        # before taking the writer lock (it takes seconds per thousand articles, and every add and
-        # delete waits on that lock); like an add to a serving generation, replayed changes do not
-        # update it.
-        with whoosh_index.open_dir(str(build)).searcher() as s:
-            vocabulary.save(build, vocabulary.build(s.reader()))
-        with home.lock("writer", WRITER_LOCK_TIMEOUT):
-            replayed = home.read_journal(journal_start)
-            if replayed:
-                _apply_changes(whoosh_index.open_dir(str(build)), replayed)
+        try:
+            count = build_generation(build, items, procs, report, progress)
+            _check_rejects(report, max_rejects, "published")
+            _check_shrink(home, count, shrink_guard, report)
+            # The accent-restoration vocabulary ships inside the generation it describes. It is built
+            # before taking the writer lock (it takes seconds per thousand articles, and every add and
+            # delete waits on that lock); like an add to a serving generation, replayed changes do not
+            # update it.
+            _stage(progress, "building the vocabulary")
             with whoosh_index.open_dir(str(build)).searcher() as s:
-                count = s.doc_count()
-            home.write_meta(build, {"doc_count": count, "created": datetime.now(UTC).isoformat(),
-                                    "rejected": len(report.rejected)})
-            gen = home.publish(number, build)
-            home.journal.unlink(missing_ok=True)
+                vocabulary.save(build, vocabulary.build(s.reader()))
+            with home.lock("writer", WRITER_LOCK_TIMEOUT):
+                replayed = home.read_journal(journal_start)
+                if replayed:
+                    _stage(progress, f"replaying {plural(len(replayed), 'change')} made meanwhile")
+                    _apply_changes(whoosh_index.open_dir(str(build)), replayed)
+                with whoosh_index.open_dir(str(build)).searcher() as s:
+                    count = s.doc_count()
+                home.write_meta(build, {"doc_count": count, "created": datetime.now(UTC).isoformat(),
+                                        "rejected": len(report.rejected)})
+                _stage(progress, f"publishing generation {number}")
+                gen = home.publish(number, build)
+                home.journal.unlink(missing_ok=True)
+                (home.path / _MARKER).unlink(missing_ok=True)
+        except BaseException:
+            # Nothing was published: the build goes now, not at the next run, and adds stop journaling.
+            shutil.rmtree(build, ignore_errors=True)
             (home.path / _MARKER).unlink(missing_ok=True)
+            raise
         home.clean()
     report.indexed = count
     report.generation = gen.number
     report.seconds = time.monotonic() - start
     return report
+
+
+def _check_shrink(home: IndexHome, count: int, shrink_guard: float, report: IngestReport) -> None:
+    if shrink_guard <= 0:
+        return
+    try:
+        serving = int(home.meta(home.current()).get("doc_count", 0))
+    except IndexUnavailable:
+        return  # nothing usable serves: there is nothing to protect
+    if count < shrink_guard * serving:
+        raise Refused(f"the new index would hold {plural(count, 'article')}, fewer than {shrink_guard:g} of the "
+                      f"{serving:,} serving now; nothing was published (pass --allow-shrink if that is meant)",
+                      report)
 
 
 def _apply_changes(ix: Any, entries: list[dict[str, Any]]) -> tuple[int, int]:
@@ -173,15 +265,17 @@ def _journal_if_reindexing(home: IndexHome, entries: list[dict[str, Any]]) -> No
     home.append_journal(entries)
 
 
-def _change(home: IndexHome, entries: list[dict[str, Any]]) -> tuple[int, int, int]:
+def _change(home: IndexHome, entries: list[dict[str, Any]], missing_ok: bool = True) -> tuple[int, int, int]:
     # The first analysis in a process loads pyvi and its model (seconds): not while holding the lock
     # that every other add, delete and reindex switch waits on.
     analyse("Việt Nam")
     with home.lock("writer", WRITER_LOCK_TIMEOUT):
         gen = home.current()
         home.meta(gen)  # refuses an index of another schema version
-        _journal_if_reindexing(home, entries)
         ix = whoosh_index.open_dir(str(gen.path))
+        if not missing_ok:
+            _refuse_missing(ix, [e["id"] for e in entries if e["op"] == "delete"])
+        _journal_if_reindexing(home, entries)
         added, deleted = _apply_changes(ix, entries)
         with whoosh_index.open_dir(str(gen.path)).searcher() as s:
             count = s.doc_count()
@@ -190,24 +284,39 @@ def _change(home: IndexHome, entries: list[dict[str, Any]]) -> tuple[int, int, i
     return added, deleted, gen.number
 
 
-def add(home: IndexHome, items: Iterable[Article | Rejected], progress: bool = False) -> IngestReport:
-    """Insert or replace articles (by id) in the current generation."""
+def _refuse_missing(ix: Any, ids: list[str]) -> None:
+    with ix.searcher() as s:
+        missing = [i for i in dict.fromkeys(ids) if not any(True for _ in s.docs_for_query(wq.Term("id", i)))]
+    if missing:
+        more = f" and {len(missing) - 5:,} more" if len(missing) > 5 else ""
+        shown = ", ".join(repr(i) for i in missing[:5]) + more
+        raise NotFound(f"{plural(len(missing), 'id')} not in the index: {shown}; nothing was deleted "
+                       "(--missing-ok deletes the others)")
+
+
+def add(home: IndexHome, items: Iterable[Article | Rejected | Superseded], progress: bool = False,
+        max_rejects: int | None = None) -> IngestReport:
+    """Insert or replace articles (by id) in the current generation; over ``max_rejects``, nothing."""
     start = time.monotonic()
     report = IngestReport()
-    entries = [{"op": "add", "article": article_to_mapping(a)} for a in _articles(items, report, progress, "adding")]
-    if entries:
+    intake = _Intake(report)
+    latest = {a.id: a for a in intake.articles(items, progress, "adding")}  # the last copy of an id wins
+    _check_rejects(report, max_rejects, "applied")
+    if latest:
+        entries = [{"op": "add", "article": article_to_mapping(a)} for a in latest.values()]
         report.indexed, _, report.generation = _change(home, entries)
     report.seconds = time.monotonic() - start
     return report
 
 
-def delete(home: IndexHome, ids: Iterable[str]) -> IngestReport:
+def delete(home: IndexHome, ids: Iterable[str], missing_ok: bool = True) -> IngestReport:
+    """Delete articles by id. Unless ``missing_ok``, an id not in the index refuses the whole job (NotFound)."""
     start = time.monotonic()
     entries = [{"op": "delete", "id": i} for i in ids]
     if not entries:
         raise InputError("delete needs at least one article id")
     report = IngestReport()
-    _, report.deleted, report.generation = _change(home, entries)
+    _, report.deleted, report.generation = _change(home, entries, missing_ok)
     report.seconds = time.monotonic() - start
     return report
 

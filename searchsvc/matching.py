@@ -151,26 +151,38 @@ def _fields(title_only: bool) -> tuple[str, ...]:
     return ("title",) if title_only else ("text",)
 
 
-def syllable_query(s: Syllable, title_only: bool) -> wq.Query:
+def syllable_query(s: Syllable, title_only: bool, strict: bool = False) -> wq.Query:
+    """A syllable's folded match (recall) and, weighted, its exact forms.
+
+    ``strict`` (the every-word tier): a syllable typed with diacritics matches its exact form only, so
+    ``bóng đá`` does not count ``bỗng … đã`` as holding every word; the folded match still adds to the
+    score, so an exact match scores as it does in the any-word tier.
+    """
     alts: list[wq.Query] = []
     for f in _fields(title_only):
         w = FIELD_WEIGHTS[f]
-        alts.append(wq.Term(f + "_fold", s.folded, boost=w))
-        for form, p in s.candidates:
-            alts.append(wq.Term(f, form, boost=w * EXACT_WEIGHT * p))
+        folded = wq.Term(f + "_fold", s.folded, boost=w)
+        exact: list[wq.Query] = [wq.Term(f, form, boost=w * EXACT_WEIGHT * p) for form, p in s.candidates]
+        if strict and s.accented and exact:
+            alts.append(wq.AndMaybe(exact[0] if len(exact) == 1 else wq.Or(exact), folded))
+        else:
+            alts.extend([folded, *exact])
     return wq.Or(alts)
 
 
-def phrase_query(run: list[Syllable], title_only: bool) -> wq.Query:
+def phrase_query(run: list[Syllable], title_only: bool, strict: bool = False) -> wq.Query:
     if len(run) == 1:
-        return syllable_query(run[0], title_only)
+        return syllable_query(run[0], title_only, strict)
     alts: list[wq.Query] = []
     exact = all(s.accented for s in run)
     for f in _fields(title_only):
         w = FIELD_WEIGHTS[f]
-        alts.append(wq.Phrase(f + "_fold", [s.folded for s in run], boost=w))
-        if exact:
-            alts.append(wq.Phrase(f, [s.typed for s in run], boost=w * EXACT_WEIGHT))
+        folded = wq.Phrase(f + "_fold", [s.folded for s in run], boost=w)
+        if not exact:
+            alts.append(folded)
+            continue
+        typed = wq.Phrase(f, [s.typed for s in run], boost=w * EXACT_WEIGHT)
+        alts.extend([wq.AndMaybe(typed, folded)] if strict else [folded, typed])
     return wq.Or(alts)
 
 
@@ -180,8 +192,9 @@ def word_bonus(words: list[tuple[int, int, list[str]]], title_only: bool) -> lis
 
 
 def _clause_query(clause: Clause, vocab: Vocabulary, bonus: list[wq.Query], marker: tuple[set[str], set[str]],
-                  seen: list[Syllable]) -> wq.Query | None:
-    """The query for a phrase or one alternative of an OR group: all its syllables (in order for a phrase)."""
+                  seen: list[Syllable]) -> tuple[wq.Query, wq.Query] | None:
+    """The (any-word, every-word) queries for a phrase or one alternative of an OR group: all its
+    syllables (in order for a phrase)."""
     run = _syllables(clause.text, vocab)
     if not run:
         return None
@@ -190,10 +203,10 @@ def _clause_query(clause: Clause, vocab: Vocabulary, bonus: list[wq.Query], mark
     for s in run:
         _mark(s, *marker)
     if clause.phrase:
-        return phrase_query(run, clause.title_only)
+        return phrase_query(run, clause.title_only), phrase_query(run, clause.title_only, strict=True)
     bonus.extend(word_bonus(words, clause.title_only))
-    parts = [syllable_query(s, clause.title_only) for s in run]
-    return parts[0] if len(parts) == 1 else wq.And(parts)
+    loose, strict = ([syllable_query(s, clause.title_only, st) for s in run] for st in (False, True))
+    return (loose[0], strict[0]) if len(run) == 1 else (wq.And(loose), wq.And(strict))
 
 
 # Words that make a query a question. A question is not a list of keywords: its answer rarely repeats
@@ -273,13 +286,15 @@ def plan(parsed: ParsedQuery, vocab: Vocabulary, text: str = "") -> Plan:
                 _mark(s, *marker)
                 q = syllable_query(s, clause.title_only)
                 anyof.append(q)
-                (optional if _optional(s, vocab) else required).append(q)
+                if _optional(s, vocab):
+                    optional.append(q)
+                else:
+                    required.append(syllable_query(s, clause.title_only, strict=True))
             continue
         alts = [q for q in (_clause_query(c, vocab, optional, marker, seen) for c in group) if q is not None]
         if alts:
-            q = alts[0] if len(alts) == 1 else wq.Or(alts)
-            required.append(q)
-            anyof.append(q)
+            anyof.append(alts[0][0] if len(alts) == 1 else wq.Or([loose for loose, _ in alts]))
+            required.append(alts[0][1] if len(alts) == 1 else wq.Or([strict for _, strict in alts]))
     if not required:
         required = list(anyof)  # only function words: then they are the query
     bonus = [q for q in optional if q not in anyof]

@@ -71,6 +71,8 @@ def _paths() -> dict[str, Any]:
             "query": {"type": "object", "description": "The parameters as applied."},
             "total": {"type": "integer"}, "page": {"type": "integer"}, "per_page": {"type": "integer"},
             "took_ms": {"type": "number"}, "all_words_matched": {"type": "boolean"},
+            "all_words_total": {"type": ["integer", "null"], "description": "Results holding every word of the "
+                                "query; they come first. Null for a question, ranked over all its words."},
             "partial": {"type": "boolean", "description": "True when QUERY_TIME_LIMIT cut the search short."},
             "did_you_mean": {"type": ["string", "null"]},
             "hits": {"type": "array", "items": _HIT},
@@ -109,12 +111,16 @@ def _paths() -> dict[str, Any]:
         ),
         "/api/articles": {
             "post": {
-                "summary": "Add or replace articles by id (operator; needs OPERATOR_TOKEN). All or nothing.",
+                "summary": "Add or replace articles by id (operator; needs OPERATOR_TOKEN). All or nothing; "
+                           "within a batch the last copy of an id wins.",
                 "security": _BEARER,
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "oneOf": [_ARTICLE, {"type": "array", "items": _ARTICLE}]}}}},
                 "responses": {"200": _json({"type": "object", "properties": {
-                    "indexed": {"type": "integer"}, "generation": {"type": "integer"}}}, "Indexed"),
+                    "indexed": {"type": "integer"}, "generation": {"type": "integer"},
+                    "superseded": {"type": "array", "items": {"type": "string"},
+                                   "description": "Earlier copies of a repeated id, replaced by the later one."}}},
+                    "Indexed"),
                     **_errors(400, 403, 413, 503)},
             }
         },

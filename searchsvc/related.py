@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from whoosh import query as wq
 
-from searchsvc.analysis import analyse, fold_text
+from searchsvc.analysis import WORD_JOINER, analyse, fold_text
 from searchsvc.matching import STOPWORDS
 
 if TYPE_CHECKING:
@@ -23,6 +23,15 @@ WORD_WEIGHT = 1.5  # pyvi words say more about the topic than single syllables
 TAG_BOOST = 3.0
 CATEGORY_BOOST = 1.0
 DUPLICATE_SIMILARITY = 0.8
+# A related story shares at least this many reasons with the article: distinct key terms (a word and its
+# syllables count once) and tags, an editor's own statement of what a story is about.
+MIN_CONCEPTS = 2
+
+
+def concepts(matched: set[str]) -> int:
+    """Distinct key terms among ``matched``: a pyvi word and the syllables it is made of count once."""
+    covered = {part for term in matched if WORD_JOINER in term for part in term.split(WORD_JOINER)}
+    return sum(1 for term in matched if term not in covered)
 
 
 def key_terms(engine: Engine, title: str, text: str) -> list[tuple[str, float]]:
@@ -46,6 +55,8 @@ def key_terms(engine: Engine, title: str, text: str) -> list[tuple[str, float]]:
 
 
 def related(engine: Engine, stored: dict[str, Any], limit: int, exclude: int | None) -> list[RelatedHit]:
+    """Stories like ``stored``, sharing at least MIN_CONCEPTS of its key terms (or all, when it has fewer):
+    a draft with nothing in common with the index gets no related stories rather than unrelated ones."""
     from searchsvc.search import RelatedHit
 
     title = stored.get("title") or ""
@@ -66,6 +77,7 @@ def related(engine: Engine, stored: dict[str, Any], limit: int, exclude: int | N
     col = engine.published()
     own_key = fold_text(title)
     own_terms = {t for t, _ in terms}
+    tag_keys = {fold_text(t) for t in tags}
     scored: list[tuple[float, int, Any]] = []
     for hit in results:
         if hit.docnum == exclude:
@@ -82,6 +94,9 @@ def related(engine: Engine, stored: dict[str, Any], limit: int, exclude: int | N
         key = fold_text(fields.get("title") or "")
         matched = {t.decode("utf-8") if isinstance(t, bytes) else t for f, t in hit.matched_terms()
                    if f == "text"}
+        shared_tags = [t for t in fields.get("tags") or [] if fold_text(t) in tag_keys]
+        if concepts(matched & own_terms) + len(shared_tags) < min(MIN_CONCEPTS, concepts(own_terms) + len(tags)):
+            continue  # one word in common is a coincidence, not a related story
         if key in seen_titles:
             continue  # the same story syndicated under the same headline
         if own_terms and len(matched & own_terms) / len(own_terms) >= DUPLICATE_SIMILARITY and exclude is not None:
@@ -91,7 +106,6 @@ def related(engine: Engine, stored: dict[str, Any], limit: int, exclude: int | N
             continue  # a near-copy of a story already listed
         seen_titles.add(key)
         kept_terms.append(matched)
-        shared_tags = [t for t in fields.get("tags") or [] if fold_text(t) in {fold_text(x) for x in tags}]
         shared_terms = [t.replace("_", " ") for t, _ in terms if t in matched][:8]
         out.append(RelatedHit(engine.hit(docnum, score), shared_tags, shared_terms))
         if len(out) >= limit:

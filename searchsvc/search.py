@@ -14,8 +14,7 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
-from datetime import time as dtime
+from datetime import date
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -83,10 +82,15 @@ class SearchResult:
     facets: dict[str, list[FacetValue]]
     took_ms: float
     did_you_mean: str | None
-    all_words_matched: bool
+    all_words_total: int | None  # results holding every word (they come first); None for a question
     partial: bool
     page: int
     per_page: int
+
+    @property
+    def all_words_matched(self) -> bool:
+        """Every result holds every word of the query (a question's results are not sorted that way)."""
+        return self.all_words_total is not None and self.all_words_total == self.total
 
 
 @dataclass(frozen=True)
@@ -242,7 +246,7 @@ class Engine:
         did_you_mean = p.corrected if p.corrected and result.total < 5 * req.per_page else None
         took = (time.perf_counter() - started) * 1000
         return SearchResult(result.total, result.hits, result.facets, round(took, 2), did_you_mean,
-                            result.all_words_matched, result.partial, req.page, req.per_page)
+                            result.all_words_total, result.partial, req.page, req.per_page)
 
     def _filter(self, p: Plan, req: SearchRequest) -> wq.Query | None:
         parts = list(p.filters)
@@ -253,7 +257,7 @@ class Engine:
             parts.append(wq.Term("author_key", fold_text(req.author)))
         if req.date_from or req.date_to:
             lo = _day_start(req.date_from) if req.date_from else None
-            hi = _day_start(req.date_to + timedelta(days=1)) - 1 if req.date_to else None
+            hi = _day_start(req.date_to) + 86400 - 1 if req.date_to else None
             parts.append(wq.NumericRange("published_ts", lo, hi))
         if not parts:
             return None
@@ -261,25 +265,26 @@ class Engine:
 
     def _run(self, p: Plan, filt: wq.Query | None, req: SearchRequest) -> SearchResult:
         window = req.page * req.per_page
-        all_words = True
+        every: int | None = None  # results holding every word; None when the tiers do not apply
         ev = self._evaluator()
         if p.strict is None:
             docs, scores = self._collect(ev, wq.Every(), filt, p.excluded, "newest", False)
         else:
             docs, scores = self._collect(ev, p.strict, filt, p.excluded, req.sort, req.recency)
-            all_words = not p.question
-            if len(docs) < window and p.loose is not None:
-                # Fewer than a page match every word: articles matching most of the words follow.
+            if not p.question:  # a question is ranked over all its words: no tiers
+                every = len(docs)
+            # Decided once per query, never by the page asked for, so every page has the same total: when
+            # few articles hold every word, articles holding some of the words follow them.
+            if p.loose is not None and len(docs) < int(self.settings["ALL_WORDS_MIN"]):
                 more, more_scores = self._collect(ev, p.loose, filt, p.excluded, req.sort, req.recency)
                 extra = ~np.isin(more, docs)
-                all_words = all_words and not bool(extra.any())
                 docs = np.concatenate([docs, more[extra]])
                 scores = np.concatenate([scores, more_scores[extra]])
         start = (req.page - 1) * req.per_page
         hits = [self._hit(int(d), float(sc), p.marker, req.highlight)
                 for d, sc in zip(docs[start:window], scores[start:window])]
         facets = self._facets(docs) if req.facets else {}
-        return SearchResult(len(docs), hits, facets, 0.0, None, all_words, ev.partial, req.page, req.per_page)
+        return SearchResult(len(docs), hits, facets, 0.0, None, every, ev.partial, req.page, req.per_page)
 
     def _evaluator(self) -> Evaluator:
         deadline = time.monotonic() + float(self.settings["QUERY_TIME_LIMIT"])
@@ -492,5 +497,11 @@ class Engine:
         return self._hit(docnum, score, marker or Marker(frozenset(), frozenset()), highlight=marker is not None)
 
 
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
+_VIETNAM_OFFSET = int(VIETNAM_TZ.utcoffset(None).total_seconds())
+
+
 def _day_start(d: date) -> int:
-    return int(datetime.combine(d, dtime(0, 0), tzinfo=VIETNAM_TZ).astimezone(UTC).timestamp())
+    """Midnight in Vietnam at the start of ``d``, in epoch seconds. Integer arithmetic: datetime overflows
+    at the ends of its range (``from=0001-01-01`` in UTC+7 is before year 1; the day after 9999-12-31 is none)."""
+    return (d.toordinal() - _EPOCH_DAY) * 86400 - _VIETNAM_OFFSET

@@ -9,6 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from searchsvc.app import CSP, create_app
+from searchsvc.errors import SettingsError
 
 AppFactory = Callable[..., Flask]
 
@@ -26,6 +27,24 @@ def test_config_layers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert app.config["MAX_PER_PAGE"] == 5  # environment over defaults
     assert app.config["CORS_ORIGINS"] == "https://b.example"  # test_config over environment
     assert app.config["QUERY_TIME_LIMIT"] == 2.0  # defaults
+
+
+@pytest.mark.parametrize("name, value", [("QUERY_TIME_LIMIT", "fast"), ("MAX_PER_PAGE", "0"),
+                                         ("RESULT_CACHE", "1e3"), ("RECENCY_WEIGHT", "nan")])
+def test_a_bad_setting_stops_the_start_naming_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str,
+                                                 value: str) -> None:
+    monkeypatch.setenv(f"SEARCHSVC_{name}", value)
+    with pytest.raises(SettingsError) as caught:
+        create_app({"INDEX_DIR": str(tmp_path)})
+    assert f"SEARCHSVC_{name}={value!r}" in caught.value.message and "\n" not in caught.value.message
+
+
+def test_settings_are_typed_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SEARCHSVC_OPERATOR_TOKEN", "1e6")
+    monkeypatch.setenv("SEARCHSVC_QUERY_TIME_LIMIT", "3")
+    app = create_app({"INDEX_DIR": str(tmp_path)})
+    assert app.config["OPERATOR_TOKEN"] == "1e6" and app.config["QUERY_TIME_LIMIT"] == 3.0
+    assert isinstance(app.config["QUERY_TIME_LIMIT"], float)
 
 
 def test_environment_limits_apply(monkeypatch: pytest.MonkeyPatch, index_dir: Path) -> None:

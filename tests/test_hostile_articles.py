@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 
-from searchsvc.articles import Article, Rejected
+from searchsvc.articles import Article, Rejected, Superseded
 from searchsvc.cli import main
 from searchsvc.ingest import read_sources
 from searchsvc.search import Engine, SearchRequest
@@ -55,7 +55,7 @@ LINES: list[tuple[bytes, str | None]] = [
     (line({"id": "bad10", "body": "x"}), "missing field 'title'"),
     (line({"id": "bad11", "title": "Tiêu đề", "lead": "", "body": None}), "no text"),
     (line(ok("bad12", body="chữ " * 3000)), "too large"),
-    (line(ok("v1", title="Bản trùng")), "duplicate id 'v1': first seen at"),
+    (line(ok("v1", title="Bản trùng")), None),  # a later copy of v1: it wins, the first is reported
     (line(ok("v6")), None),
 ]
 VALID = {"v1", "v2", "v3", "v4", "12345", "v6"}
@@ -77,7 +77,11 @@ def test_reader_reports_each_bad_line_with_its_number_and_reason(source: Path) -
     assert set(rejected) == set(expected)
     for n, why in expected.items():
         assert why in rejected[n], (n, rejected[n])
-    assert len(items) == len(LINES) - 1  # everything but the blank line is accounted for
+    v1 = [n for n, (raw, _) in enumerate(LINES, 1) if b'"v1"' in raw]
+    superseded = [i for i in items if isinstance(i, Superseded)]
+    assert [(i.line, i.id) for i in superseded] == [(v1[0], "v1")]
+    assert f"appears again at {source} line {v1[1]}" in superseded[0].reason
+    assert len(items) == len(LINES) - 1 + 1  # everything but the blank line is accounted for, and the repeat
 
 
 def test_cli_reindex_indexes_every_valid_record_and_lists_every_rejection(source: Path, tmp_path: Path,
@@ -86,16 +90,18 @@ def test_cli_reindex_indexes_every_valid_record_and_lists_every_rejection(source
     home = tmp_path / "index"
     result = CliRunner().invoke(main, ["--index-dir", str(home), "reindex", "--procs", "1", str(source)])
     assert result.exit_code == 1  # more rejects than --max-rejects 0 ...
-    assert "records rejected, more than --max-rejects 0" in result.stderr
+    assert "records rejected, more than --max-rejects 0; nothing was published" in result.stderr
     bad = [n for n, (_, why) in enumerate(LINES, 1) if why is not None]
     for n in bad:
         assert f"{source}:{n}: " in result.stderr
     assert "Traceback" not in result.stderr
-    engine = Engine.open(home)  # ... but the good ones are indexed
-    assert {f["id"] for f in engine.searcher.all_stored_fields()} == VALID
+    assert not home.joinpath("CURRENT").exists()  # ... so nothing was published
     tolerant = CliRunner().invoke(main, ["--index-dir", str(home), "reindex", "--procs", "1", "--max-rejects",
                                          str(len(bad)), str(source)])
     assert tolerant.exit_code == 0, tolerant.stderr
+    engine = Engine.open(home)  # within the limit, every good record is indexed, the last v1 in place of the first
+    assert sorted(f["id"] for f in engine.searcher.all_stored_fields()) == sorted(VALID)
+    assert engine.article("v1")["title"] == "Bản trùng"
 
 
 def test_indexed_text_is_stored_as_written_and_found_either_way(source: Path, tmp_path: Path,
@@ -117,7 +123,7 @@ def test_indexed_text_is_stored_as_written_and_found_either_way(source: Path, tm
     assert "v4" in found("dòng hai")
 
 
-def test_cli_add_reports_and_keeps_the_good_records(source: Path, tmp_path: Path,
+def test_cli_add_reports_and_applies_nothing_over_the_limit(source: Path, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SEARCHSVC_MAX_ARTICLE_CHARS", "10000")
     home = tmp_path / "index"
@@ -126,6 +132,10 @@ def test_cli_add_reports_and_keeps_the_good_records(source: Path, tmp_path: Path
     assert CliRunner().invoke(main, ["--index-dir", str(home), "reindex", "--procs", "1", str(first)]).exit_code == 0
     result = CliRunner().invoke(main, ["--index-dir", str(home), "add", str(source)])
     assert result.exit_code == 1 and f"{source}:7: not UTF-8" in result.stderr
+    assert "nothing was applied" in result.stderr
+    assert {f["id"] for f in Engine.open(home).searcher.all_stored_fields()} == {"seed"}
+    tolerant = CliRunner().invoke(main, ["--index-dir", str(home), "add", "--max-rejects", "99", str(source)])
+    assert tolerant.exit_code == 0, tolerant.stderr
     assert {f["id"] for f in Engine.open(home).searcher.all_stored_fields()} == VALID | {"seed"}
 
 
@@ -145,7 +155,6 @@ AUTH = {"Authorization": "Bearer s3cret"}
     (b"[]", "must be a JSON article object"),
     (b"[1, 2]", "must be a JSON article object"),
     (b'"text"', "must be a JSON article object"),
-    (json.dumps([ok("h1"), ok("h1")]).encode(), "article 2: duplicate id 'h1'"),
     (json.dumps([ok("h1"), ok("h2", title=7)]).encode(), "article 2: field 'title' must be a string"),
     (json.dumps(ok("h3", body="chữ " * 2000)).encode(), "too large"),
     (json.dumps(ok("h4", tags="a,b", published={"y": 1})).encode(), "field 'published' must be"),

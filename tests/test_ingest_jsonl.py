@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from searchsvc.articles import Article, Rejected
+from searchsvc.articles import Article, Rejected, Superseded
 from searchsvc.errors import InputError
 from searchsvc.ingest import read_sources
 from searchsvc.ingest.jsonl import NOT_UTF8, read_jsonl_stream
@@ -99,12 +99,13 @@ def test_oversize_record_is_rejected(tmp_path: Path) -> None:
     assert isinstance(items[1], Article)
 
 
-def test_duplicate_ids_across_files_first_wins(tmp_path: Path) -> None:
+def test_duplicate_ids_across_files_last_wins(tmp_path: Path) -> None:
     first = write(tmp_path / "one.jsonl", good("a"), good("b"))
     second = write(tmp_path / "two.jsonl", good("c"), line(id="a", title="Khác", body="Khác"))
     items = list(read_sources([first, second]))
-    assert [i.id for i in items if isinstance(i, Article)] == ["a", "b", "c"]
-    assert items[3] == Rejected(second, 2, f"duplicate id 'a': first seen at {first} line 1")
+    assert [i.id for i in items if isinstance(i, Article)] == ["a", "b", "c", "a"]
+    assert items[3] == Superseded(first, 1, "a", f"id 'a' appears again at {second} line 2; the later copy is indexed")
+    assert isinstance(items[4], Article) and items[4].title == "Khác"  # the later copy follows its notice
 
 
 def test_stream_reader_numbers_lines() -> None:
@@ -132,12 +133,13 @@ def test_forced_format_reads_any_file_name(tmp_path: Path) -> None:
         ("missing.jsonl", None, "no such file or folder"),
         ("data.json", None, "unknown input type"),
         ("data.jsonl", "xml", "unknown input format 'xml'"),
-        ("data.jsonl", "scraped", "format 'scraped' needs a folder"),
+        ("folder", "jsonl", "format 'jsonl' needs a file"),
     ],
 )
 def test_bad_sources_raise_input_error_before_reading(tmp_path: Path, name: str, fmt: str | None, message: str) -> None:
     write(tmp_path / "data.json", good("a"))
     write(tmp_path / "data.jsonl", good("a"))
+    (tmp_path / "folder").mkdir()
     with pytest.raises(InputError, match=message) as caught:
         next(read_sources([str(tmp_path / name)], fmt=fmt))
     assert caught.value.status == 400

@@ -79,6 +79,17 @@ def test_serve_answers_over_http(index_dir: Path) -> None:
         assert status == 400 and set(error) == {"error"}
 
 
+def test_a_query_over_the_limit_reaches_the_app_through_gunicorn(index_dir: Path) -> None:
+    # Vietnamese percent-encodes to up to 9 bytes a character: 501 of them make a request line of ~4.5 kB,
+    # past gunicorn's default 4,094, which would answer with its own HTML 400 instead of our JSON one.
+    with serving(index_dir) as base:
+        longest = "ệ" * 500
+        status, data = get_json(base + "/api/search?" + urllib.parse.urlencode({"q": longest, "sort": "newest"}))
+        assert status == 200 and data["query"]["q"] == longest
+        status, error = get_json(base + "/api/search?" + urllib.parse.urlencode({"q": longest + "ệ"}))
+        assert status == 400 and error["error"]["code"] == "bad_request" and "'q'" in error["error"]["message"]
+
+
 def test_serve_builds_the_sample_when_there_is_no_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The packaged sample takes tens of seconds to index: a two-article stand-in exercises the same path,
     # and gunicorn is replaced by a recorder (the test above runs it for real).
@@ -97,7 +108,8 @@ def test_serve_builds_the_sample_when_there_is_no_index(tmp_path: Path, monkeypa
     result = CliRunner().invoke(cli.main, ["--index-dir", str(home), "serve", "--port", "9999", "--workers", "3"])
     assert result.exit_code == 0, result.output
     assert f"building one from the packaged sample {small}" in result.stderr
-    assert ran == [{"bind": "127.0.0.1:9999", "workers": 3, "threads": 4, "accesslog": "-", "INDEX_DIR": str(home)}]
+    assert ran == [{"bind": "127.0.0.1:9999", "workers": 3, "threads": 4, "accesslog": "-", "limit_request_line": 8190,
+                    "INDEX_DIR": str(home)}]
     health = create_app({"INDEX_DIR": str(home)}).test_client().get("/healthz").get_json()
     assert health["doc_count"] == 2
     # With an index present, serve leaves it alone.

@@ -10,14 +10,15 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from searchsvc.articles import Article, Rejected
+from searchsvc.articles import Article, Rejected, Superseded
 from searchsvc.errors import InputError
 from searchsvc.ingest.jsonl import read_jsonl, read_jsonl_stream
-from searchsvc.ingest.scraped import read_scraped_folder
+from searchsvc.ingest.scraped import read_page, read_scraped_folder
 
 FORMATS = ("jsonl", "scraped")
 STDIN = "-"
 STDIN_NAME = "<stdin>"
+SCRAPED_SUFFIX = ".txt"
 
 __all__ = ["FORMATS", "read_sources"]
 
@@ -27,24 +28,27 @@ Place = tuple[str, int]
 
 def read_sources(
     paths: Sequence[str], fmt: str | None = None, max_chars: int = 1_000_000
-) -> Iterator[Article | Rejected]:
-    """Read every path in order: `.jsonl`/`.jsonl.gz` files, folders of scraped pages, or `-` (JSONL on stdin).
+) -> Iterator[Article | Rejected | Superseded]:
+    """Read every path in order: `.jsonl`/`.jsonl.gz` files, scraped pages (a `.txt` file or a folder of
+    them), or `-` (JSONL on stdin).
 
     `fmt` forces the reader for every path. Unknown formats, missing paths and unrecognised
-    extensions raise InputError before anything is yielded. Within one call an id is accepted
-    once: later records with the same id are Rejected, naming where the first one was.
+    extensions raise InputError before anything is yielded. Within one call the last record of an id
+    wins (a correction feed appends the corrected article): when an id comes again, a Superseded naming
+    the earlier record is yielded just before the later Article.
     """
     if fmt is not None and fmt not in FORMATS:
         raise InputError(f"unknown input format {fmt!r}; expected one of: {', '.join(FORMATS)}")
     readers = [(path, _reader_kind(path, fmt)) for path in paths]  # validate all before reading any
-    first_seen: dict[str, Place] = {}
+    last_seen: dict[str, Place] = {}
     for path, kind in readers:
         for place, item in _read_one(path, kind, max_chars):
             if isinstance(item, Article):
-                if item.id in first_seen:
-                    item = Rejected(*place, f"duplicate id {item.id!r}: first seen {_describe(first_seen[item.id])}")
-                else:
-                    first_seen[item.id] = place
+                earlier = last_seen.get(item.id)
+                if earlier is not None:
+                    yield Superseded(*earlier, item.id,
+                                     f"id {item.id!r} appears again {_describe(place)}; the later copy is indexed")
+                last_seen[item.id] = place
             yield item
 
 
@@ -56,15 +60,16 @@ def _reader_kind(path: str, fmt: str | None) -> str:
     p = Path(path)
     if not p.exists():
         raise InputError(f"no such file or folder: {path}")
+    if fmt == "jsonl" and p.is_dir():
+        raise InputError(f"{path}: format 'jsonl' needs a file, not a folder")
     if fmt is not None:
-        if (fmt == "scraped") != p.is_dir():
-            raise InputError(f"{path}: format {fmt!r} needs a {'folder' if fmt == 'scraped' else 'file'}")
         return fmt
-    if p.is_dir():
+    if p.is_dir() or p.name.endswith(SCRAPED_SUFFIX):
         return "scraped"
     if p.name.endswith((".jsonl", ".jsonl.gz")):
         return "jsonl"
-    raise InputError(f"{path}: unknown input type; expected .jsonl, .jsonl.gz, a folder of scraped pages, or -")
+    raise InputError(f"{path}: unknown input type; expected .jsonl, .jsonl.gz, a scraped page (.txt), a folder "
+                     "of scraped pages, or -")
 
 
 def _read_one(path: str, kind: str, max_chars: int) -> Iterator[tuple[Place, Article | Rejected]]:
@@ -74,9 +79,11 @@ def _read_one(path: str, kind: str, max_chars: int) -> Iterator[tuple[Place, Art
     elif kind == "jsonl":
         for line, item in read_jsonl(Path(path), max_chars):
             yield (path, line), item
-    else:
+    elif Path(path).is_dir():
         for page, item in read_scraped_folder(Path(path), max_chars):
             yield (page, 0), item
+    else:
+        yield (path, 0), read_page(Path(path), max_chars)
 
 
 def _describe(place: Place) -> str:
