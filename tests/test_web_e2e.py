@@ -77,6 +77,9 @@ ARTICLES: tuple[Article, ...] = (
     _article("b3", "Sân bóng đá mới cho thanh niên", "Một sân bóng đá cỏ nhân tạo vừa khánh thành.",
              "Thanh niên trong xã có nơi chơi bóng đá mỗi chiều.", "Thể thao", ("Bóng đá", "Thanh niên"),
              _day(2024, 10, 1)),
+    # Only a title and a body: no lead, tags, author, category, date or URL, as scraped pages often are.
+    Article(id="g1", title="Giá vàng hôm nay tăng mạnh", body="Giá vàng trong nước tăng theo giá vàng thế giới."),
+    Article(id="g2", title="Giá vàng thế giới lập đỉnh mới", body="Giá vàng thế giới lên cao nhất trong năm."),
 )
 
 
@@ -192,6 +195,39 @@ def _search(page: Any, text: str) -> None:
     page.locator("#q").fill(text)
     page.locator("#q").press("Enter")
     expect(page.locator("#status")).to_contain_text("kết quả")
+
+
+# Same value as API_TIMEOUT_MS in common.js: how long the pages wait for an answer.
+API_TIMEOUT_MS = 20_000
+
+# What the pages say for each code of the API's error shape, and for a request that never got one.
+VIETNAMESE_ERRORS = {
+    "bad_request": "Yêu cầu không hợp lệ",
+    "not_found": "Không tìm thấy",
+    "index_unavailable": "Kho tin tạm thời chưa sẵn sàng",
+    "index_busy": "Kho tin đang bận cập nhật",
+    "forbidden": "Bạn không có quyền",
+    "internal_error": "Máy chủ gặp lỗi",
+}
+
+
+def _answer_error(status: int, code: str, message: str) -> Any:
+    """A route handler answering in the API's error shape, with the server's English message."""
+    return lambda route: route.fulfill(status=status, json={"error": {"code": code, "message": message}})
+
+
+def _literal_nulls(page: Any) -> list[str]:
+    """Every text node and attribute of the page that reads "null" or "undefined"."""
+    return page.evaluate("""() => {
+      const bad = /\\b(null|undefined)\\b/;
+      const found = [];
+      const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+      for (let n = walker.nextNode(); n; n = walker.nextNode()) if (bad.test(n.data)) found.push(n.data);
+      for (const node of document.body.querySelectorAll("*")) {
+        for (const a of node.attributes) if (bad.test(a.value)) found.push(`${node.tagName} ${a.name}="${a.value}"`);
+      }
+      return found;
+    }""")
 
 
 # ------------------------------------------------------------------------------------ the reader's page
@@ -321,7 +357,21 @@ def test_markup_in_articles_is_shown_as_text_and_never_runs(page: Any) -> None:
 
 def test_did_you_mean_and_partial_match_notes(page: Any) -> None:
     page.goto("/?q=tre+em+bong+da")
-    expect(page.locator("#notices")).to_contain_text("Không có bài nào chứa đủ mọi từ khóa")
+    expect(page.locator("#notices .notice")).to_have_text(
+        "Không có bài nào chứa đủ mọi từ khóa; dưới đây là các bài chứa nhiều từ khóa nhất.")
+    # Two articles hold all of "bóng đá Việt Nam"; the rest only "bóng đá" or "Việt Nam".
+    page.goto("/?q=bong+da+viet+nam")
+    expect(page.locator("#hits .hit")).to_have_count(_total(page))
+    expect(page.locator("#notices .notice")).to_have_text(
+        "2 bài đầu tiên chứa đủ mọi từ khóa; các bài từ thứ 3 trở đi chỉ chứa một phần từ khóa.")
+    assert "Việt Nam" in page.locator("#hits .hit-title").nth(1).inner_text()
+    # A question is ranked over all its words, not in tiers: the page claims no count.
+    page.goto("/?q=tr%E1%BA%BB+em+c%E1%BA%A7n+g%C3%AC")
+    expect(page.locator("#notices .notice:not(.dym)")).to_have_text(
+        "Kết quả được xếp theo mức liên quan với mọi từ khóa; có thể có bài chỉ chứa một phần từ khóa.")
+    page.goto("/?q=tre+em")
+    expect(page.locator("#hits .hit")).to_have_count(6)
+    expect(page.locator("#notices .notice")).to_have_count(0)
     page.goto("/?q=bong+daa")
     dym = page.locator("#notices .dym")
     expect(dym).to_contain_text("Có phải bạn muốn tìm:")
@@ -343,18 +393,101 @@ def test_empty_state(page: Any) -> None:
     _shot(page, "reader-empty")
 
 
-def test_error_state_shows_the_servers_message_as_text(page: Any) -> None:
-    # Past the deepest page the API serves (MAX_RESULT_WINDOW): the API answers 400.
+def test_error_state_is_in_vietnamese_with_the_servers_message_as_a_detail(page: Any) -> None:
+    # Past the deepest page the API serves (MAX_RESULT_WINDOW): the API answers 400, in English.
     page.goto("/?q=tre+em&per_page=50&page=21")
     error = page.locator("#error")
     expect(error).to_be_visible()
-    expect(error.locator(".error-message")).to_contain_text("1000")
+    expect(error.locator(".error-message")).to_have_text(re.compile(VIETNAMESE_ERRORS["bad_request"]))
+    expect(error.locator(".error-message")).not_to_contain_text("1000")
+    expect(error.locator(".error-detail")).to_contain_text("1000")
+    expect(error.locator(".error-detail [lang=en]")).to_contain_text("goes past result 1000")
     expect(page.locator("#hits .hit")).to_have_count(0)
     page.watch.errors.clear()  # the browser logs the 400 itself; that is the point of this test
     # A reversed date range is caught before asking the API, in Vietnamese.
     page.goto("/?q=tre+em&from=2024-05-01&to=2024-01-01")
     expect(error).to_contain_text("Ngày bắt đầu (01/05/2024) sau ngày kết thúc (01/01/2024)")
     _shot(page, "reader-error")
+
+
+@pytest.mark.parametrize(("status", "code"), [
+    (400, "bad_request"), (404, "not_found"), (503, "index_unavailable"), (503, "index_busy"),
+    (403, "forbidden"), (500, "internal_error"),
+])
+def test_reader_says_each_api_error_in_vietnamese(page: Any, status: int, code: str) -> None:
+    english = f"the {code.replace('_', ' ')} message from the server"
+    page.route("**/api/search?**", _answer_error(status, code, english))
+    page.goto("/?q=tre+em")
+    message = page.locator("#error .error-message")
+    expect(message).to_contain_text(VIETNAMESE_ERRORS[code])
+    expect(message).not_to_contain_text(english)
+    expect(page.locator("#error .error-detail")).to_contain_text(english)
+    if code == "index_busy":
+        _shot(page, "reader-error-busy")
+    page.watch.errors.clear()  # the browser logs the failed request itself
+
+
+def test_reader_says_network_failures_and_timeouts_in_vietnamese(page: Any) -> None:
+    page.route("**/api/search?**", lambda route: route.abort("connectionrefused"))
+    page.goto("/?q=tre+em")
+    expect(page.locator("#error .error-message")).to_have_text("Không kết nối được máy chủ. Kiểm tra mạng rồi thử lại.")
+    expect(page.locator("#error .error-detail")).to_have_count(0)
+    page.unroute("**/api/search?**")
+
+    # An answer that never comes: the page gives up after API_TIMEOUT_MS and says so.
+    page.route("**/api/search?**", lambda route: None)
+    page.clock.install()
+    page.goto("/?q=bong+da")
+    expect(page.locator("#status")).to_have_text("Đang tìm…")
+    page.clock.run_for(API_TIMEOUT_MS - 1_000)
+    expect(page.locator("#error")).to_be_hidden()
+    page.clock.run_for(2_000)
+    expect(page.locator("#error .error-message")).to_contain_text("Máy chủ phản hồi quá lâu")
+    page.watch.errors.clear()
+
+
+def _rewrite_search(page: Any, **changes: Any) -> None:
+    """Serves the real /api/search answer with some fields changed (the page's wording is under test)."""
+    def handler(route: Any) -> None:
+        response = route.fetch()
+        route.fulfill(response=response, json={**response.json(), **changes})
+    page.route("**/api/search?**", handler)
+
+
+def test_partial_match_notice_says_how_many_results_hold_every_word(page: Any) -> None:
+    _rewrite_search(page, total=2500, all_words_matched=False, all_words_total=1234)
+    page.goto("/?q=tre+em")
+    expect(page.locator("#status")).to_contain_text("Tìm thấy 2.500 kết quả")
+    notice = page.locator("#notices .notice")
+    expect(notice).to_have_count(1)
+    expect(notice).to_have_text(
+        "1.234 bài đầu tiên chứa đủ mọi từ khóa; các bài từ thứ 1.235 trở đi chỉ chứa một phần từ khóa.")
+    expect(notice).not_to_contain_text("Không có bài nào")
+
+
+def test_partial_match_notice_when_no_result_holds_every_word(page: Any) -> None:
+    _rewrite_search(page, all_words_matched=False, all_words_total=0)
+    page.goto("/?q=tre+em")
+    expect(page.locator("#notices .notice")).to_have_text(
+        "Không có bài nào chứa đủ mọi từ khóa; dưới đây là các bài chứa nhiều từ khóa nhất.")
+
+
+def test_no_partial_match_notice_when_every_result_holds_every_word(page: Any) -> None:
+    _rewrite_search(page, all_words_matched=True, all_words_total=6)
+    page.goto("/?q=tre+em")
+    expect(page.locator("#hits .hit")).to_have_count(6)
+    expect(page.locator("#notices .notice")).to_have_count(0)
+
+
+def test_missing_fields_never_show_as_null_on_either_page(page: Any) -> None:
+    # g1 and g2 have only a title and a body.
+    page.goto("/editor?id=g1")
+    expect(page.locator("#source")).to_contain_text("Giá vàng hôm nay tăng mạnh")
+    expect(page.locator("#related .related-item").first).to_contain_text("Giá vàng thế giới lập đỉnh mới")
+    assert _literal_nulls(page) == []
+    page.goto("/?q=gia+vang+the+gioi")
+    expect(page.locator("#hits .hit").first).to_contain_text("Giá vàng")
+    assert _literal_nulls(page) == []
 
 
 def test_clicking_a_tag_on_a_result_filters_by_it(page: Any) -> None:
@@ -430,3 +563,70 @@ def test_editor_draft_and_back_between_articles(page: Any) -> None:
     expect(page).not_to_have_url(re.compile(r"id=t1$"))
     page.go_back()
     expect(page.locator("#source")).to_contain_text("Trẻ em vùng cao")
+
+
+def _show_t2(page: Any) -> None:
+    page.goto("/editor?id=t2")
+    expect(page.locator("#source")).to_contain_text("Bảo vệ trẻ em trong mùa hè")
+    expect(page.locator("#related .related-item").first).to_be_visible()
+
+
+def _desk_is_cleared(page: Any) -> None:
+    expect(page.locator("#error")).to_be_visible()
+    expect(page.locator("#source")).to_be_hidden()
+    expect(page.locator("#related .related-item")).to_have_count(0)
+    expect(page.locator("#order")).to_be_hidden()
+    assert "Bảo vệ trẻ em trong mùa hè" not in page.locator("main").inner_text()
+
+
+def test_editor_unknown_id_clears_the_previous_article(page: Any) -> None:
+    _show_t2(page)
+    page.locator("#ref").fill("khong-co-bai-nay")
+    page.locator("#ref").press("Enter")
+    _desk_is_cleared(page)
+    expect(page.locator("#error .error-message")).to_have_text(
+        "Không có bài nào mang mã «khong-co-bai-nay» trong kho tin.")
+    _shot(page, "editor-error")
+    # The address names what the desk failed to find; back brings the previous article again.
+    expect(page).to_have_url(re.compile(r"/editor\?id=khong-co-bai-nay$"))
+    page.go_back()
+    expect(page.locator("#source")).to_contain_text("Bảo vệ trẻ em trong mùa hè")
+    expect(page.locator("#error")).to_be_hidden()
+    page.watch.errors.clear()  # the 404
+
+
+@pytest.mark.parametrize("failure", ["article 500", "article network", "related 500", "related network"])
+def test_editor_failed_lookup_clears_the_previous_article(page: Any, failure: str) -> None:
+    _show_t2(page)
+    what, how = failure.split()
+    pattern = "**/api/articles/t1" if what == "article" else "**/api/articles/t1/related?**"
+    if how == "500":
+        page.route(pattern, _answer_error(500, "internal_error", "internal error; the server log has the details"))
+    else:
+        page.route(pattern, lambda route: route.abort("connectionrefused"))
+    page.locator("#ref").fill("t1")
+    page.get_by_role("button", name="Xem bài liên quan").click()
+    _desk_is_cleared(page)
+    assert "Trẻ em vùng cao" not in page.locator("main").inner_text()
+    expected = VIETNAMESE_ERRORS["internal_error"] if how == "500" else "Không kết nối được máy chủ"
+    expect(page.locator("#error .error-message")).to_contain_text(expected)
+    page.watch.errors.clear()
+
+
+def test_editor_says_when_nothing_is_related(page: Any) -> None:
+    _show_t2(page)
+    # "chào" alone is in the index (b2: "được chào đón"): one word in common is no related story.
+    page.locator("#draft-title").fill("xin chào")
+    page.get_by_role("button", name="Tìm bài liên quan cho bản nháp").click()
+    empty = page.locator("#related-empty")
+    expect(empty).to_be_visible()
+    expect(empty).to_contain_text("Không tìm thấy bài liên quan.")
+    expect(page.locator("#related .related-item")).to_have_count(0)
+    expect(page.locator("#source")).to_be_hidden()
+    expect(page.locator("#order")).to_be_hidden()
+    _shot(page, "editor-nothing-related")
+    # A draft with related stories hides the message again.
+    page.locator("#draft-title").fill("Đội tuyển bóng đá chuẩn bị giải mới")
+    page.get_by_role("button", name="Tìm bài liên quan cho bản nháp").click()
+    expect(page.locator("#related .related-item").first).to_be_visible()
+    expect(empty).to_be_hidden()

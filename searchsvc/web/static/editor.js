@@ -1,7 +1,7 @@
 // The editors' desk: related stories for a published article (by id or URL) or for a draft.
 // The looked-up article's id lives in the URL (/editor?id=...), so a desk view can be shared and
 // back/forward move between articles. Drafts are not put in the URL: they can be long and unpublished.
-import { ApiError, api, copyText, el, formatDate, safeUrl, show } from "./common.js";
+import { ApiError, api, copyText, el, errorParagraphs, fill, formatDate, safeUrl, show } from "./common.js";
 
 const $ = (id) => document.getElementById(id);
 const RELATED_LIMIT = 20;
@@ -10,7 +10,7 @@ const SLUG_SEARCH_SIZE = 50;
 const ui = {
   lookup: $("lookup-form"), ref: $("ref"), draft: $("draft-form"), draftTitle: $("draft-title"), draftBody: $("draft-body"),
   heading: $("related-heading"), status: $("status"), error: $("error"), source: $("source"),
-  order: $("order"), related: $("related"), copyStatus: $("copy-status"),
+  order: $("order"), related: $("related"), empty: $("related-empty"), copyStatus: $("copy-status"),
 };
 
 let items = []; // the related stories as the API ranked them
@@ -31,7 +31,14 @@ function urlKey(raw) {
 }
 
 async function articleById(id, signal) {
-  return api(`/api/articles/${encodeURIComponent(id)}`, { signal });
+  try {
+    return await api(`/api/articles/${encodeURIComponent(id)}`, { signal });
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) {
+      throw new ApiError(`Không có bài nào mang mã «${id}» trong kho tin.`, 404, "not_found", err.detail);
+    }
+    throw err;
+  }
 }
 
 // The API has no lookup by URL. Try the ids a news URL usually carries (the last number in its
@@ -81,18 +88,28 @@ function finish(signal) {
   }
 }
 
+// The desk's address: ?id= while it shows (or failed to find) that article, bare for drafts and
+// for URLs that led nowhere.
+function goTo(id) {
+  const url = id === null ? location.pathname : `${location.pathname}?id=${encodeURIComponent(id)}`;
+  if (url !== location.pathname + location.search) history.pushState(null, "", url);
+}
+
 async function loadArticle(ref, { push }) {
+  const id = looksLikeUrl(ref) ? null : ref.trim();
+  if (push && id !== null) goTo(id);
   const signal = begin("Đang tra bài…");
   try {
-    const article = looksLikeUrl(ref) ? await articleByUrl(ref, signal) : await articleById(ref.trim(), signal);
-    const url = `${location.pathname}?id=${encodeURIComponent(article.id)}`;
-    if (push && url !== location.pathname + location.search) history.pushState(null, "", url);
+    const article = id === null ? await articleByUrl(ref, signal) : await articleById(id, signal);
+    if (push) goTo(article.id);
     renderSource(article);
     ui.status.textContent = "Đang tìm bài liên quan…";
     const data = await api(`/api/articles/${encodeURIComponent(article.id)}/related?limit=${RELATED_LIMIT}`, { signal });
-    showRelated(data.related, `«${article.title}»`);
+    showRelated(data.related, `«${article.title}»`, "Kho tin chưa có bài nào đủ gần với bài này.");
   } catch (err) {
-    if (err.name !== "AbortError") renderError(err);
+    if (err.name === "AbortError") return;
+    if (push && id === null) goTo(null);
+    renderError(err);
   } finally {
     finish(signal);
   }
@@ -101,10 +118,10 @@ async function loadArticle(ref, { push }) {
 async function loadDraft(title, body) {
   const signal = begin("Đang tìm bài liên quan cho bản nháp…");
   try {
-    if (location.search) history.pushState(null, "", location.pathname);
-    show(ui.source, false);
+    goTo(null);
+    clearDesk();
     const data = await api(`/api/related?limit=${RELATED_LIMIT}`, { method: "POST", body: { title, body }, signal });
-    showRelated(data.related, "bản nháp");
+    showRelated(data.related, "bản nháp", "Bản nháp càng có nhiều tên riêng và từ khóa cụ thể thì càng dễ tìm được bài liên quan.");
   } catch (err) {
     if (err.name !== "AbortError") renderError(err);
   } finally {
@@ -112,13 +129,21 @@ async function loadDraft(title, body) {
   }
 }
 
-function renderError(err) {
+// Nothing of an earlier lookup may stay beside a new article, an error or an empty desk.
+function clearDesk() {
   items = [];
-  ui.related.replaceChildren();
+  fill(ui.related);
+  fill(ui.source);
+  show(ui.source, false);
   show(ui.order, false);
+  show(ui.empty, false);
+  show(ui.error, false);
+}
+
+function renderError(err) {
+  clearDesk();
   ui.status.textContent = "";
-  const message = err instanceof ApiError ? err.message : "Đã có lỗi không mong muốn.";
-  ui.error.replaceChildren(el("p", { className: "error-title", text: "Không tìm được" }), el("p", { className: "error-message", text: message }));
+  fill(ui.error, ...errorParagraphs("Không tìm được", err));
   show(ui.error, true);
 }
 
@@ -139,7 +164,8 @@ function renderSource(article) {
   if (url) title.append(el("a", { href: url, rel: "noopener noreferrer", text: article.title }));
   else title.textContent = article.title;
   const tags = (article.tags || []).map((t) => el("li", {}, el("span", { className: "chip chip-static", text: t })));
-  ui.source.replaceChildren(
+  clearDesk();
+  fill(ui.source,
     el("p", { className: "source-label", text: `Bài gốc · mã ${article.id}` }),
     title,
     metaLine(article),
@@ -149,11 +175,14 @@ function renderSource(article) {
   show(ui.source, true);
 }
 
-function showRelated(related, what) {
+// `tip` is what to try when nothing is related.
+function showRelated(related, what, tip) {
   items = Array.isArray(related) ? related : [];
-  ui.status.textContent = items.length ? `${items.length} bài liên quan với ${what}.` : `Không có bài nào liên quan với ${what}.`;
+  ui.status.textContent = items.length ? `${items.length} bài liên quan với ${what}.` : `Không tìm thấy bài liên quan với ${what}.`;
   show(ui.order, items.length > 1);
   renderRelated();
+  fill(ui.empty, el("p", { className: "empty-title", text: "Không tìm thấy bài liên quan." }), el("p", { text: tip }));
+  show(ui.empty, items.length === 0);
   ui.heading.focus({ preventScroll: true });
   ui.heading.scrollIntoView({ block: "start", behavior: "smooth" });
 }
@@ -212,7 +241,7 @@ function renderItem(item) {
 }
 
 function renderRelated() {
-  ui.related.replaceChildren(...ordered().map(renderItem));
+  fill(ui.related, ...ordered().map(renderItem));
 }
 
 async function copyLink(button, url) {
@@ -245,6 +274,7 @@ ui.draft.addEventListener("submit", (event) => {
   const title = ui.draftTitle.value;
   const body = ui.draftBody.value;
   if (!title.trim() && !body.trim()) {
+    goTo(null);
     renderError(new ApiError("Hãy nhập tiêu đề hoặc nội dung bản nháp.", 400, "empty"));
     ui.draftTitle.focus();
     return;
@@ -259,6 +289,11 @@ function fromUrl() {
   if (id) {
     ui.ref.value = id;
     loadArticle(id, { push: false });
+  } else {
+    // Back or forward to the bare desk: what an article lookup left there is not this entry's.
+    if (inflight) inflight.abort();
+    clearDesk();
+    ui.status.textContent = "";
   }
 }
 

@@ -1,7 +1,7 @@
 // The reader's search page. The whole page state lives in the URL (?q=&tag=&category=&from=&to=
 // &sort=&page=&per_page=): every change pushes a history entry and re-renders from the state, and
 // popstate renders the state of the entry the browser went back or forward to.
-import { ApiError, api, el, formatCount, formatDate, safeUrl, show, titleContent } from "./common.js";
+import { ApiError, api, el, errorParagraphs, fill, formatCount, formatDate, safeUrl, show, titleContent } from "./common.js";
 import { Combobox } from "./combobox.js";
 
 const $ = (id) => document.getElementById(id);
@@ -132,9 +132,9 @@ async function run({ focusResults = false } = {}) {
 }
 
 function clearResults() {
-  ui.hits.replaceChildren();
-  ui.notices.replaceChildren();
-  ui.pager.replaceChildren();
+  fill(ui.hits);
+  fill(ui.notices);
+  fill(ui.pager);
   show(ui.pager, false);
   show(ui.error, false);
   show(ui.empty, false);
@@ -152,14 +152,9 @@ function renderError(err) {
   renderFacets({ category: [], tags: [] });
   show(ui.welcome, false);
   ui.status.textContent = "Tìm kiếm không thành công.";
-  const message = err instanceof ApiError ? err.message : "Đã có lỗi không mong muốn.";
   const retry = el("button", { type: "button", className: "btn", text: "Thử lại" });
   retry.addEventListener("click", () => run());
-  ui.error.replaceChildren(
-    el("p", { className: "error-title", text: "Không tìm được kết quả" }),
-    el("p", { className: "error-message", text: message }),
-    retry,
-  );
+  fill(ui.error, ...errorParagraphs("Không tìm được kết quả", err), retry);
   show(ui.error, true);
 }
 
@@ -176,7 +171,7 @@ function renderResults(data) {
     return;
   }
   ui.hits.start = (state.page - 1) * state.perPage + 1;
-  ui.hits.replaceChildren(...data.hits.map(renderHit));
+  fill(ui.hits, ...data.hits.map(renderHit));
   renderPager(lastPage);
 }
 
@@ -205,13 +200,25 @@ function renderNotices(data, total) {
     });
     notices.push(el("p", { className: "notice dym" }, "Có phải bạn muốn tìm: ", link, "?"));
   }
-  if (total > 0 && data.all_words_matched === false) {
-    notices.push(el("p", { className: "notice", text: "Không có bài nào chứa đủ mọi từ khóa; dưới đây là các bài chứa một phần từ khóa." }));
-  }
+  const partial = partialMatchText(data, total);
+  if (partial) notices.push(el("p", { className: "notice", text: partial }));
   if (data.partial) {
     notices.push(el("p", { className: "notice", text: "Tìm kiếm mất quá nhiều thời gian nên kết quả có thể chưa đầy đủ." }));
   }
-  ui.notices.replaceChildren(...notices);
+  fill(ui.notices, ...notices);
+}
+
+// The results that hold every word of the query come first (all_words_total of them); the ones
+// after hold only some of the words. A question has no such tiers (all_words_total is null): it is
+// ranked over all its words, so all the page can say is that some results may lack some.
+function partialMatchText(data, total) {
+  if (total === 0 || data.all_words_matched !== false) return null;
+  const every = data.all_words_total;
+  if (!Number.isInteger(every)) return "Kết quả được xếp theo mức liên quan với mọi từ khóa; có thể có bài chỉ chứa một phần từ khóa.";
+  if (every <= 0) return "Không có bài nào chứa đủ mọi từ khóa; dưới đây là các bài chứa nhiều từ khóa nhất.";
+  if (every >= total) return null;
+  const first = every === 1 ? "Bài đầu tiên" : `${formatCount(every)} bài đầu tiên`;
+  return `${first} chứa đủ mọi từ khóa; các bài từ thứ ${formatCount(every + 1)} trở đi chỉ chứa một phần từ khóa.`;
 }
 
 function renderEmpty() {
@@ -226,7 +233,7 @@ function renderEmpty() {
     clear.addEventListener("click", clearFilters);
     children.push(clear);
   }
-  ui.empty.replaceChildren(...children);
+  fill(ui.empty, ...children);
   show(ui.empty, true);
 }
 
@@ -293,7 +300,7 @@ function renderFacets(facets) {
   if (categoryItems.length) {
     categoryItems.unshift(facetOption({ type: "radio", name: "category", value: "", label: "Tất cả", checked: !state.category }));
   }
-  ui.categoryFacets.replaceChildren(...categoryItems);
+  fill(ui.categoryFacets, ...categoryItems);
   show(ui.categoryFacets.parentElement, categoryItems.length > 0);
 
   // Chosen tags stay listed (and ticked) even when the facet no longer counts them, so they can be untied.
@@ -303,7 +310,7 @@ function renderFacets(facets) {
   const others = tags.filter((f) => !state.tags.includes(f.value));
   const tagItems = [...chosen, ...others].map((f) =>
     facetOption({ type: "checkbox", name: "tag", value: f.value, label: f.value, count: f.count, checked: state.tags.includes(f.value) }));
-  ui.tagFacets.replaceChildren(...tagItems);
+  fill(ui.tagFacets, ...tagItems);
   show(ui.tagFacets.parentElement, tagItems.length > 0);
   show(ui.clearFilters, hasFilters(state));
 }
@@ -368,7 +375,7 @@ function renderPager(last) {
       : pageLink(n, String(n), `Trang ${n}`, n === page));
   }
   if (page < last) items.push(pageLink(page + 1, "Sau ›", "Trang sau"));
-  ui.pager.replaceChildren(el("ul", { className: "pager-list" }, ...items.map((item) => el("li", {}, item))));
+  fill(ui.pager, el("ul", { className: "pager-list" }, ...items.map((item) => el("li", {}, item))));
   show(ui.pager, true);
 }
 
