@@ -94,6 +94,22 @@ def index_dir(_built_index: Path, tmp_path: Path) -> Path:
     return home
 
 
+@pytest.fixture(scope="session")
+def sample_articles() -> tuple[Article, ...]:
+    """The packaged sample corpus (394 real articles from five sources, some NFD), read as ingest reads it.
+
+    Tests of properties on real text use it, or a small file under tests/fixtures/; nothing in tests/ reads
+    ../shared/data, so the suite runs from a clone alone (whole-corpus checks live in bench/).
+    """
+    from searchsvc.ingest import read_sources
+    from searchsvc.sample import SAMPLE_PATH
+
+    items = list(read_sources([str(SAMPLE_PATH)]))
+    articles = tuple(a for a in items if isinstance(a, Article))
+    assert len(articles) == len(items) > 300
+    return articles  # a tuple: shared by every test of the session, so nobody can change it
+
+
 AppFactory = Callable[..., Flask]
 
 

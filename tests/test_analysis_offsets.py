@@ -1,26 +1,26 @@
-"""Token offsets slice the original text back to the token: on arbitrary text and on every news corpus.
+"""Token offsets slice the original text back to the token: on arbitrary text and on real news.
 
 Highlighting slices what the author wrote with these offsets, so the property must hold for NFD input,
-invisible characters and emoji as well as for ordinary NFC news.
+invisible characters and emoji as well as for ordinary NFC news. Real news here is the packaged sample
+and tests/fixtures/vietnews_nfd.jsonl; bench/offsets_check.py checks every news corpus whole.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from searchsvc.analysis import WORD_JOINER, analyse, syllables
+from searchsvc.articles import Article
 from searchsvc.evaluation import load_corpus
 
-NEWS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "news"
-PER_CORPUS = 400  # spread over each file; bodies are cut so the whole test stays well under a minute
-NFD_DOCS = 150  # extra vietnews documents with decomposed tone marks
-BODY_CHARS = 600
+NFD_NEWS = Path(__file__).parent / "fixtures" / "vietnews_nfd.jsonl"  # 50 vietnews docs with decomposed marks
+BODY_CHARS = 600  # bodies are cut so the test stays well under a minute
 
 _LETTERS = "aăâbcdđeêghiklmnoôơpqrstuưvxy" + "AĂÂĐÊÔƠƯQZWFJ"
 _TONED = "àáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ" + "ÀÁẢÃẠỘỨỸ"
@@ -69,25 +69,28 @@ def test_word_slices_hold_exactly_their_syllables(text: str) -> None:
     assert all_failures(text) == []
 
 
-def _sample(path: Path) -> Iterator[dict[str, object]]:
-    docs = list(load_corpus(path))
-    step = max(len(docs) // PER_CORPUS, 1)
-    yield from docs[::step][:PER_CORPUS]
-    if path.name.startswith("vietnews"):
-        decomposed = [d for d in docs if not unicodedata.is_normalized("NFC", str(d.get("body", "")))]
-        assert decomposed, "vietnews is documented to hold NFD documents"
-        yield from decomposed[:NFD_DOCS]
-
-
-@pytest.mark.parametrize("path", sorted(NEWS.glob("*.jsonl.gz")), ids=lambda p: p.name.split(".")[0])
-def test_offsets_on_real_documents(path: Path) -> None:
+def document_failures(docs: Iterable[Mapping[str, object]]) -> tuple[int, int, list[str]]:
+    """(fields checked, of them decomposed, failures) over the title, lead and body of ``docs``."""
+    checked = decomposed = 0
     failures: list[str] = []
-    checked = 0
-    for doc in _sample(path):
+    for doc in docs:
         for field in ("title", "lead", "body"):
             text = doc.get(field)
             if isinstance(text, str) and text:
                 checked += 1
+                decomposed += not unicodedata.is_normalized("NFC", text[:BODY_CHARS])
                 failures += [f"{doc.get('id')}/{field}: {f}" for f in all_failures(text[:BODY_CHARS])]
-    assert checked > PER_CORPUS
+    return checked, decomposed, failures
+
+
+def test_offsets_on_the_sample_corpus(sample_articles: tuple[Article, ...]) -> None:
+    checked, decomposed, failures = document_failures(asdict(a) for a in sample_articles)
+    assert checked > 1000 and decomposed >= 10  # five sources, its NFD articles as written
+    assert failures == []
+
+
+def test_offsets_on_decomposed_news() -> None:
+    docs = list(load_corpus(NFD_NEWS))
+    checked, decomposed, failures = document_failures(docs)
+    assert len(docs) == 50 and checked == 150 and decomposed >= 50  # a field in NFD for every doc, or more
     assert failures == []

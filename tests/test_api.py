@@ -28,8 +28,8 @@ def search(client: FlaskClient, query: str) -> dict[str, Any]:
 
 def test_search_response_shape(client: FlaskClient) -> None:
     data = search(client, "?q=trẻ em")
-    assert set(data) == {"query", "total", "page", "per_page", "took_ms", "all_words_matched", "partial",
-                         "did_you_mean", "hits", "facets"}
+    assert set(data) == {"query", "total", "page", "per_page", "took_ms", "all_words_matched", "all_words_total",
+                         "partial", "did_you_mean", "hits", "facets"}
     assert data["query"] == {"q": "trẻ em", "tags": [], "category": None, "author": None, "from": None, "to": None,
                              "sort": "relevance"}
     assert (data["page"], data["per_page"]) == (1, 10)
@@ -250,3 +250,53 @@ def test_operator_routes_disabled_without_a_token(client: FlaskClient) -> None:
     assert response.status_code == 403
     assert "SEARCHSVC_OPERATOR_TOKEN" in response.get_json()["error"]["message"]
     assert client.delete("/api/articles/a1").status_code == 403
+
+
+# ------------------------------------------------------------------------------------ edges
+
+
+def test_boundary_dates_answer_and_never_500(client: FlaskClient) -> None:
+    for query in ("?q=trẻ em&from=0001-01-01", "?q=trẻ em&to=9999-12-31", "?from=0001-01-01&to=9999-12-31",
+                  "?q=trẻ em&from=9999-12-31", "?to=0001-01-01&sort=newest"):
+        response = client.get("/api/search" + query)
+        assert response.status_code == 200, (query, response.get_json())
+    assert search(client, "?q=trẻ em&from=0001-01-01&to=9999-12-31")["total"] == 2  # a7 has no date
+    assert search(client, "?q=trẻ em&from=9999-12-31")["total"] == 0
+
+
+@pytest.mark.parametrize("query, name", [("?q=%C3%28", "q"), ("?q=tre&tag=%FF", "tag"), ("?q=x&%E1%BB=1", "\ufffd")])
+def test_invalid_utf8_in_a_parameter_is_a_400_naming_it(client: FlaskClient, query: str, name: str) -> None:
+    response = client.get("/api/search" + query)
+    assert response.status_code == 400
+    message = response.get_json()["error"]["message"]
+    assert f"parameter '{name}" in message and "UTF-8" in message
+
+
+def test_pages_agree_on_the_total(client: FlaskClient) -> None:
+    pages = [search(client, f"?q=trẻ em mùa hè&per_page=1&page={n}") for n in (1, 2, 3)]
+    assert len({p["total"] for p in pages}) == 1
+    assert [p["all_words_total"] for p in pages] == [1, 1, 1]
+    assert [p["all_words_matched"] for p in pages] == [False, False, False]
+
+
+def test_related_to_an_unrelated_draft_is_empty(client: FlaskClient) -> None:
+    response = client.post("/api/related", json={"title": "xin chào", "body": ""})
+    assert response.status_code == 200 and response.get_json()["related"] == []
+
+
+def test_operator_token_that_looks_like_a_number(index_dir: Path, make_app: AppFactory,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEARCHSVC_OPERATOR_TOKEN", "1e6")
+    client = make_app(index_dir).test_client()
+    response = client.post("/api/articles", json=ARTICLE, headers={"Authorization": "Bearer 1e6"})
+    assert response.status_code == 200, response.get_json()
+
+
+def test_operator_batch_with_a_repeated_id_keeps_the_last(index_dir: Path, make_app: AppFactory) -> None:
+    client = make_app(index_dir, OPERATOR_TOKEN="s3cret").test_client()
+    corrected = {**ARTICLE, "title": "Bão số 3 suy yếu"}
+    response = client.post("/api/articles", json=[ARTICLE, corrected], headers={"Authorization": "Bearer s3cret"})
+    assert response.status_code == 200
+    data = response.get_json()
+    assert data["indexed"] == 1 and data["superseded"] == ["article 1: id 'n1' appears again as article 2"]
+    assert client.get("/api/articles/n1").get_json()["title"] == "Bão số 3 suy yếu"

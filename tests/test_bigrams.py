@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections import Counter
-from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -17,14 +14,14 @@ from searchsvc.articles import Article
 from searchsvc.indexing import build_index
 from searchsvc.search import Engine
 
-NEWS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "news" / "baomoi_2017.jsonl.gz"
+N_DOCS = 60
 
 
 @pytest.fixture(scope="module")
-def texts() -> list[str]:
-    with gzip.open(NEWS, "rt", encoding="utf-8") as fh:
-        docs = [json.loads(line) for line in islice(fh, 60)]
-    return [d[k] for d in docs for k in ("title", "lead", "body") if d.get(k)]
+def texts(sample_articles: tuple[Article, ...]) -> list[str]:
+    # Spread over the packaged sample: every source, and three of its NFD articles among them.
+    docs = [sample_articles[i * len(sample_articles) // N_DOCS] for i in range(N_DOCS)]
+    return [t for a in docs for t in (a.title, a.lead, a.body) if t]
 
 
 def _plain_counts(texts: list[str]) -> tuple[Counter[str], Counter[tuple[str, str]]]:

@@ -1,6 +1,6 @@
 """Flat postings hold exactly the W3 postings, and search reads them (or W3 where a segment has none).
 
-A real-news index (~300 baomoi articles, two worker processes: a segment each) is
+A real-news index (300 articles of the packaged sample, two worker processes: a segment each) is
 read both ways for every term of every field: docnums, weights and positions must be equal, for the
 segments the reindex writes and for those Whoosh's own writer makes (``add``, merges). Search answers
 must not change when the flat files are removed, and a segment without one is read from W3 beside
@@ -10,7 +10,6 @@ flat ones.
 from __future__ import annotations
 
 import shutil
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -23,21 +22,18 @@ from searchsvc.articles import Article
 from searchsvc.codec import CompactPositions, FastW3Codec, decode_many
 from searchsvc.flatpostings import FlatPostings, FlatWriter
 from searchsvc.generations import IndexHome
-from searchsvc.ingest import read_sources
 from searchsvc.scoring import ReaderStats, _raw, _read_postings, _read_values
 from searchsvc.search import Engine, SearchRequest
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "news" / "baomoi_2017.jsonl.gz"
 N_DOCS = 300
 QUERIES = ("việt nam", "viet nam", "\"hà nội\"", "cong an", "bóng đá", "tre em", "thủ tướng chính phủ",
            "\"trung quoc\"", "giá vàng", "tai nan giao thong", "-ha noi xe")
 
 
 @pytest.fixture(scope="module")
-def articles() -> list[Article]:
-    found = [a for a in islice(read_sources([str(CORPUS)]), N_DOCS + 50) if isinstance(a, Article)]
-    assert len(found) >= N_DOCS
-    return found[:N_DOCS]
+def articles(sample_articles: tuple[Article, ...]) -> list[Article]:
+    # Spread over the sample: every source, NFD text, categories, tags and dates in the columns.
+    return [sample_articles[i * len(sample_articles) // N_DOCS] for i in range(N_DOCS)]
 
 
 @pytest.fixture(scope="module")

@@ -1,18 +1,18 @@
 """The reindex fast path writes what plain Whoosh writes.
 
-The same ~200 real articles are indexed twice: once with Whoosh's own machinery (``SegmentWriter`` with
-its default pool and codec, every text field analysed by its Whoosh analyzer into Token objects and
-encoded by its format), and once through ``build_generation`` (worker processes, ``analysis.postings``,
-the column pool and the bulk posting writer of ``searchsvc.segments``). Every field's terms, document
-frequencies, term statistics, postings (weights and positions), field lengths, stored fields and columns
-must agree, document by document (matched by article id: document numbers differ across segments).
+The same 200 real articles (spread over the packaged sample) are indexed twice: once with Whoosh's own
+machinery (``SegmentWriter`` with its default pool and codec, every text field analysed by its Whoosh
+analyzer into Token objects and encoded by its format), and once through ``build_generation`` (worker
+processes, ``analysis.postings``, the column pool and the bulk posting writer of ``searchsvc.segments``).
+Every field's terms, document frequencies, term statistics, postings (weights and positions), field
+lengths, stored fields and columns must agree, document by document (matched by article id: document
+numbers differ across segments).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -24,18 +24,15 @@ from searchsvc import segments
 from searchsvc.articles import Article
 from searchsvc.codec import FastW3Codec
 from searchsvc.indexing import IngestReport, build_generation, doc_fields
-from searchsvc.ingest import read_sources
 from searchsvc.schema import VietText, build_schema
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "news" / "baomoi_2017.jsonl.gz"
 N_DOCS = 200
 
 
 @pytest.fixture(scope="module")
-def articles() -> list[Article]:
-    found = [a for a in islice(read_sources([str(CORPUS)]), N_DOCS + 50) if isinstance(a, Article)]
-    assert len(found) >= N_DOCS
-    return found[:N_DOCS]
+def articles(sample_articles: tuple[Article, ...]) -> list[Article]:
+    # Every source, NFD text, and the columns (categories, tags, dates, authors) filled for some and not others.
+    return [sample_articles[i * len(sample_articles) // N_DOCS] for i in range(N_DOCS)]
 
 
 def _analyzer_index(self: VietText, value: Any, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:

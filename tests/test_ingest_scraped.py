@@ -1,12 +1,13 @@
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-from searchsvc.articles import Article, Rejected
+from searchsvc.articles import Article, Rejected, Superseded
 from searchsvc.ingest import read_sources
 from searchsvc.ingest.jsonl import NOT_UTF8
 from searchsvc.ingest.scraped import read_page
 
-SEED_DIR = Path(__file__).parents[1] / ".." / "shared" / "data" / "seed"
+# A copy of ../shared/data/seed/ (tests/fixtures/README.md): the reference scraped-page layout.
+SEED_DIR = Path(__file__).parent / "fixtures" / "seed"
 SEED = SEED_DIR / "000_fcc6f392bfe5f811.txt"
 LIMIT = 1_000_000
 
@@ -112,6 +113,18 @@ def test_duplicate_page_id_across_folders(tmp_path: Path) -> None:
         (tmp_path / folder / "p.txt").write_text(PAGE, encoding="utf-8")
     items = list(read_sources([str(tmp_path / "one"), str(tmp_path / "two")]))
     assert isinstance(items[0], Article)
-    assert items[1] == Rejected(
-        str(tmp_path / "two" / "p.txt"), 0, f"duplicate id 'p': first seen in {tmp_path / 'one' / 'p.txt'}"
+    assert items[1] == Superseded(
+        str(tmp_path / "one" / "p.txt"), 0, "p", f"id 'p' appears again in {tmp_path / 'two' / 'p.txt'}; "
+        "the later copy is indexed"
     )
+    assert isinstance(items[2], Article)
+
+
+def test_a_single_page_is_a_source(tmp_path: Path) -> None:
+    page = tmp_path / "p.txt"
+    page.write_text(PAGE, encoding="utf-8")
+    other = tmp_path / "p.page"
+    other.write_text(PAGE, encoding="utf-8")
+    for source, fmt in ((page, None), (page, "scraped"), (other, "scraped")):
+        items = list(read_sources([str(source)], fmt))
+        assert len(items) == 1 and isinstance(items[0], Article) and items[0].id == "p", (source, fmt)

@@ -4,12 +4,12 @@ facets, sorting, recency, suggestions, tags, related, refresh after changes."""
 from __future__ import annotations
 
 import unicodedata
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 
-from searchsvc.articles import Article
+from searchsvc.articles import VIETNAM_TZ, Article
 from searchsvc.errors import InputError, NotFound
 from searchsvc.generations import IndexHome
 from searchsvc.indexing import add, build_index, delete
@@ -165,3 +165,65 @@ def test_a_new_reader_decodes_the_most_common_words_in_the_background(index_dir:
     off.search(SearchRequest(q="giá vàng"))
     folded = {term for _, f, term in off._derived_stats().cache if f == "text_fold"}
     assert folded == {"gia", "vang"}  # only what the query itself read
+
+
+# ------------------------------------------------------------------------------------ tiers, once per query
+
+
+def test_total_and_pages_are_the_same_on_every_page(engine: Engine) -> None:
+    # One article (a1) holds every word; the others hold some of them and follow it.
+    pages = [engine.search(SearchRequest(q="trẻ em mùa hè", per_page=1, page=n, recency=False)) for n in (1, 2, 3)]
+    assert {r.total for r in pages} == {pages[0].total} and pages[0].total >= 3
+    assert [r.all_words_total for r in pages] == [1, 1, 1]
+    assert all(not r.all_words_matched for r in pages)
+    assert pages[0].hits[0].id == "a1"
+    whole = engine.search(SearchRequest(q="trẻ em mùa hè", per_page=10, recency=False))
+    assert whole.total == pages[0].total
+    assert [h.id for h in whole.hits[:3]] == [r.hits[0].id for r in pages]
+
+
+def test_many_articles_holding_every_word_are_not_followed_by_partial_ones(index_dir: Path) -> None:
+    engine = Engine.open(index_dir, {"ALL_WORDS_MIN": 2})
+    r = engine.search(SearchRequest(q="trẻ em", per_page=1, page=1))
+    assert r.total == r.all_words_total == 3 and r.all_words_matched
+    assert engine.search(SearchRequest(q="trẻ em", per_page=1, page=3)).total == 3
+
+
+def test_a_question_is_not_tiered(engine: Engine) -> None:
+    r = engine.search(SearchRequest(q="trẻ em học ở đâu?"))
+    assert r.all_words_total is None and not r.all_words_matched and r.total > 0
+
+
+LOOKALIKES = (
+    Article(id="b1", title="Bóng đá Việt Nam thắng trận", body="Đội tuyển bóng đá thắng 2-0.",
+            published=datetime(2024, 1, 5, tzinfo=VIETNAM_TZ)),
+    Article(id="b2", title="Bỗng nhiên trời đã sáng", body="Làn da rám nắng sau mùa hè, bỗng thấy đã lâu.",
+            published=datetime(2024, 6, 1, tzinfo=VIETNAM_TZ)),
+    Article(id="b3", title="Bóng chuyền nữ", body="Trận chung kết diễn ra tối qua.",
+            published=datetime(2024, 7, 1, tzinfo=VIETNAM_TZ)),
+)
+
+
+def test_diacritics_typed_are_required_in_the_every_word_tier(tmp_path: Path) -> None:
+    build_index(LOOKALIKES, tmp_path / "index")
+    engine = Engine.open(tmp_path / "index", {})
+    newest = engine.search(SearchRequest(q="bóng đá", sort="newest"))
+    assert newest.hits[0].id == "b1"  # not b2, newer, whose "bỗng … đã" only folds to "bong da"
+    assert newest.all_words_total == 1
+    assert {h.id for h in newest.hits[1:]} <= {"b2", "b3"}  # lookalikes follow, in the most-words tier
+    unaccented = engine.search(SearchRequest(q="bong da", sort="newest"))
+    assert unaccented.all_words_total == 2  # typed without diacritics, the lookalike holds every word
+    phrase = engine.search(SearchRequest(q='"bóng đá"', sort="newest"))
+    assert phrase.hits[0].id == "b1" and phrase.all_words_total == 1
+
+
+def test_boundary_dates_answer(engine: Engine) -> None:
+    for lo, hi in ((date(1, 1, 1), date(9999, 12, 31)), (date(1, 1, 1), None), (None, date(9999, 12, 31)),
+                   (date(9999, 12, 31), None), (None, date(1, 1, 1))):
+        r = engine.search(SearchRequest(q="trẻ em", date_from=lo, date_to=hi))
+        assert r.total == (3 - 1 if (lo, hi) != (date(9999, 12, 31), None) and hi != date(1, 1, 1) else 0)
+
+
+def test_related_needs_more_than_one_word_in_common(engine: Engine) -> None:
+    assert engine.related_to_text("xin chào", "") == []
+    assert engine.related_to_text("Giá vàng", "Giá vàng miếng tăng một triệu đồng")[0].hit.id == "a6"

@@ -1,38 +1,42 @@
-"""searchsvc.analysis.segment: exactly pyvi's segmentation, with spans that slice to the words."""
+"""searchsvc.analysis.segment: exactly pyvi's segmentation, with spans that slice to the words.
+
+Checked here on the packaged sample (every source); bench/segment_equivalence.py checks whole corpora.
+"""
 
 from __future__ import annotations
 
 import unicodedata
-from itertools import islice
-from pathlib import Path
+from collections import Counter
+from collections.abc import Iterable
 
 import pytest
 from pyvi import ViTokenizer
 
 from searchsvc.analysis.segment import pyvi_words, word_spans
-from searchsvc.evaluation import load_corpus
+from searchsvc.articles import Article
 
-NEWS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "news"
-PER_CORPUS = 75
+PER_SOURCE = 75
 FIELD_CHARS = 1500  # pyvi's CRF is the cost; a prefix of each body is as good a sample
 
 
-def _texts() -> list[str]:
+def _texts(articles: Iterable[Article]) -> list[str]:
     out: list[str] = []
-    for path in sorted(NEWS.glob("*.jsonl.gz")):
-        for doc in islice(load_corpus(path), PER_CORPUS):
-            for field in ("title", "lead", "body"):
-                text = doc.get(field)
-                # A "_" in the text would be indistinguishable from pyvi's joiner in its output.
-                if isinstance(text, str) and text.strip() and "_" not in text:
-                    out.append(unicodedata.normalize("NFC", text[:FIELD_CHARS]))
+    taken: Counter[str] = Counter()
+    for article in articles:
+        taken[article.source] += 1
+        if taken[article.source] > PER_SOURCE:
+            continue
+        for text in (article.title, article.lead, article.body):
+            # A "_" in the text would be indistinguishable from pyvi's joiner in its output.
+            if text.strip() and "_" not in text:
+                out.append(unicodedata.normalize("NFC", text[:FIELD_CHARS]))
     return out
 
 
 @pytest.fixture(scope="module")
-def texts() -> list[str]:
-    found = _texts()
-    assert len(found) > 300
+def texts(sample_articles: tuple[Article, ...]) -> list[str]:
+    found = _texts(sample_articles)
+    assert len(found) > 600
     return found
 
 

@@ -12,8 +12,6 @@ import re
 import unicodedata
 from bisect import bisect_left
 from html import escape, unescape
-from itertools import islice
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -21,11 +19,10 @@ from hypothesis import strategies as st
 
 from searchsvc import snippets
 from searchsvc.analysis import canonical, fold, syllable_spans
-from searchsvc.evaluation import load_corpus
+from searchsvc.articles import Article
 from searchsvc.snippets import SCAN_CHARS, WINDOW, Marker, best_fragment, highlight_all
 
-NEWS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "news" / "baomoi_2017.jsonl.gz"
-N_DOCS = 80
+N_DOCS = 80  # the sample's Báo Mới articles: a stride over all of baomoi_2017
 
 
 def marker(exact: set[str] = frozenset(), folded: set[str] = frozenset()) -> Marker:  # type: ignore[assignment]
@@ -174,10 +171,10 @@ def old_style(text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def news() -> list[dict[str, str]]:
-    docs = [d for d in islice(load_corpus(NEWS), 0, N_DOCS * 5, 5) if d.get("body")]
-    assert len(docs) >= N_DOCS * 0.9
-    return [{k: str(d.get(k) or "") for k in ("title", "lead", "body")} for d in docs]
+def news(sample_articles: tuple[Article, ...]) -> list[dict[str, str]]:
+    docs = [a for a in sample_articles if a.source == "Báo Mới" and a.body]
+    assert len(docs) == N_DOCS
+    return [{"title": a.title, "lead": a.lead, "body": a.body} for a in docs]
 
 
 def news_markers(doc: dict[str, str], rng: random.Random) -> list[Marker]:
