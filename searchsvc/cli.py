@@ -15,7 +15,7 @@ from typing import Any
 import click
 from gunicorn.app.base import BaseApplication
 
-from searchsvc import config, flatpostings, indexing
+from searchsvc import config, flatpostings, gunicorn_conf, indexing
 from searchsvc.articles import Rejected, Superseded
 from searchsvc.codec import open_index, unreadable_is_unavailable
 from searchsvc.errors import SearchsvcError
@@ -242,18 +242,9 @@ def serve(opts: _Opts, host: str | None, port: int | None, workers: int | None, 
     _Gunicorn(
         {"INDEX_DIR": str(opts.home.path)},
         {"bind": bind, "workers": workers or s["WORKERS"], "threads": threads or s["THREADS"],
-         "accesslog": None if opts.quiet else "-", **gunicorn_limits(s)},
+         "accesslog": None if opts.quiet else "-",
+         "limit_request_line": gunicorn_conf.limit_request_line},
     ).run()
-
-
-# gunicorn's largest request line (it refuses more with its own 400, not ours). A query of
-# MAX_QUERY_CHARS (at most 800) characters, each up to 9 bytes percent-encoded (``%E1%BB%87``), fits with
-# room for the other parameters, so an over-long query reaches the app and gets its JSON 400.
-GUNICORN_MAX_REQUEST_LINE = 8190
-
-
-def gunicorn_limits(settings: dict[str, Any]) -> dict[str, Any]:
-    return {"limit_request_line": GUNICORN_MAX_REQUEST_LINE}
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]

@@ -34,16 +34,21 @@ def concepts(matched: set[str]) -> int:
     return sum(1 for term in matched if term not in covered)
 
 
-def key_terms(engine: Engine, title: str, text: str) -> list[tuple[str, float]]:
-    """The document's most distinctive exact terms by tf-idf; title terms and words weigh more."""
-    reader = engine.searcher.reader()
-    n = max(1, reader.doc_count())
+def term_counts(title: str, text: str) -> dict[str, float]:
+    """Every content term of a text (no stopwords, digits or single letters), title terms and words weighing more."""
     weights: dict[str, float] = defaultdict(float)
     for source, factor in ((title, TITLE_WEIGHT), (text, 1.0)):
         for tok in analyse(source):
             if tok.text in STOPWORDS or len(tok.text) < 2 or tok.text.isdigit():
                 continue
             weights[tok.text] += factor * (WORD_WEIGHT if tok.is_word else 1.0)
+    return weights
+
+
+def key_terms(engine: Engine, weights: dict[str, float]) -> list[tuple[str, float]]:
+    """The most distinctive of those terms in the index, by tf-idf; terms the index lacks drop out."""
+    reader = engine.searcher.reader()
+    n = max(1, reader.doc_count())
     scored = []
     for term, tf in weights.items():
         df = reader.doc_frequency("text", term)
@@ -55,13 +60,14 @@ def key_terms(engine: Engine, title: str, text: str) -> list[tuple[str, float]]:
 
 
 def related(engine: Engine, stored: dict[str, Any], limit: int, exclude: int | None) -> list[RelatedHit]:
-    """Stories like ``stored``, sharing at least MIN_CONCEPTS of its key terms (or all, when it has fewer):
+    """Stories like ``stored``, sharing at least MIN_CONCEPTS of its terms and tags (or all, when it has fewer):
     a draft with nothing in common with the index gets no related stories rather than unrelated ones."""
     from searchsvc.search import RelatedHit
 
     title = stored.get("title") or ""
     text = "\n".join(stored.get(k) or "" for k in ("lead", "body"))
-    terms = key_terms(engine, title, text)
+    counts = term_counts(title, text)
+    terms = key_terms(engine, counts)
     tags = [t for t in stored.get("tags") or [] if fold_text(t)]
     category = fold_text(stored.get("category") or "")
     top = max((w for _, w in terms), default=1.0)
@@ -95,7 +101,9 @@ def related(engine: Engine, stored: dict[str, Any], limit: int, exclude: int | N
         matched = {t.decode("utf-8") if isinstance(t, bytes) else t for f, t in hit.matched_terms()
                    if f == "text"}
         shared_tags = [t for t in fields.get("tags") or [] if fold_text(t) in tag_keys]
-        if concepts(matched & own_terms) + len(shared_tags) < min(MIN_CONCEPTS, concepts(own_terms) + len(tags)):
+        # Counted against all the draft's terms, indexed or not: "xin chào" over an index that has "chào"
+        # alone has two, and a story holding "chào" shares one of them.
+        if concepts(matched & own_terms) + len(shared_tags) < min(MIN_CONCEPTS, concepts(set(counts)) + len(tags)):
             continue  # one word in common is a coincidence, not a related story
         if key in seen_titles:
             continue  # the same story syndicated under the same headline
