@@ -54,8 +54,8 @@ class Refused(JobRefused):
 
 
 def plural(count: int, noun: str) -> str:
-    """``1 article``, ``2 articles``, ``1,204 ids``."""
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+    """``1 article``, ``2 articles``, ``1,204 ids``, ``2 processes``."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}{'es' if noun.endswith('s') else 's'}"
 
 
 def _stage(progress: bool, what: str) -> None:

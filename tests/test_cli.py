@@ -159,7 +159,7 @@ def test_progress_says_what_it_does_after_reading(runner: CliRunner, tmp_path: P
     assert result.exit_code == 0, result.output
     err = result.stderr
     # After the bar over the input: each later stage is named as it starts.
-    stages = ["finishing segments", "building the vocabulary", "publishing"]
+    stages = ["finishing segments (1 process)", "building the vocabulary", "publishing generation 1"]
     positions = [err.find(s) for s in stages]
     assert all(p >= 0 for p in positions), err
     assert positions == sorted(positions)
