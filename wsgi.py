@@ -1,5 +1,5 @@
 """WSGI entry point for any server: ``gunicorn wsgi:app`` (settings from SEARCHSVC_* variables)."""
 
-from searchsvc.app import create_app
+from searchsvc.web.app import create_app
 
 app = create_app()

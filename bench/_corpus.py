@@ -184,9 +184,9 @@ def size_label(limit: int | None) -> str:
 def searchsvc_index(articles: Sequence[Article], limit: int | None, rebuild: bool, procs: int = 2) -> Path:
     """An index home of ``articles`` under bench/out, built through ``searchsvc.indexing.reindex``
     once and reused (``rebuild`` forces a new build)."""
-    from searchsvc.generations import IndexHome
-    from searchsvc.indexing import reindex
-    from searchsvc.schema import SCHEMA_VERSION
+    from searchsvc.store.home import IndexHome
+    from searchsvc.store.schema import SCHEMA_VERSION
+    from searchsvc.store.writer import reindex
 
     home_dir = OUT / f"index_{size_label(limit)}"
     stamp = home_dir / "bench.json"

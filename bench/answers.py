@@ -22,7 +22,7 @@ import click
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _corpus as corpus  # noqa: E402
 
-from searchsvc.app import create_app  # noqa: E402
+from searchsvc.web.app import create_app  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out" / "answers_baomoi.json"
 

@@ -31,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _server import CLI, ENV, serve, stop  # noqa: E402
 
-from searchsvc import vocabulary
-from searchsvc.generations import IndexHome
+from searchsvc.model import vocabulary
 from searchsvc.sample import SAMPLE_PATH
+from searchsvc.store.home import IndexHome
 
 URLS = ("/api/search?q=gi%C3%A1+v%C3%A0ng", "/api/search?q=tre+em&sort=newest", "/healthz",
         "/api/search?q=%22b%C3%B3ng+%C4%91%C3%A1%22", "/api/suggest?q=ha", "/api/tags?prefix=th",

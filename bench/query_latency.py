@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _corpus as corpus  # noqa: E402
 
-from searchsvc.search import Engine, SearchRequest  # noqa: E402
+from searchsvc.search.engine import Engine, SearchRequest  # noqa: E402
 
 TARGET_P50_MS = 20.0
 TARGET_P95_MS = 60.0

@@ -36,9 +36,9 @@ from pathlib import Path
 import click
 
 from searchsvc.articles import Article
-from searchsvc.generations import IndexHome
-from searchsvc.indexing import reindex
 from searchsvc.ingest import read_sources
+from searchsvc.store.home import IndexHome
+from searchsvc.store.writer import reindex
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "news" / "baomoi_2017.jsonl.gz"
 OUT = Path(__file__).resolve().parent / "out"

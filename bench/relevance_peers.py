@@ -190,7 +190,7 @@ def _run_peer(search: Search, queries: list[Query], form: str) -> tuple[dict[str
 def _searchsvc_rows(
     setting: str, corpus: Path, queries: list[Query], qrels: dict[str, dict[str, int]], workdir: Path
 ) -> Iterator[Row]:
-    missing = [m for m in ("searchsvc.indexing", "searchsvc.search") if importlib.util.find_spec(m) is None]
+    missing = [m for m in ("searchsvc.store.writer", "searchsvc.search.engine") if importlib.util.find_spec(m) is None]
     if missing:
         print(f"searchsvc: not available yet (no {', '.join(missing)})", file=sys.stderr)
         yield Row(setting, "searchsvc", "-", 0, 0, 0, 0, 0, 0, 0, note="not available yet")

@@ -41,7 +41,7 @@ from _server import CLI, ENV, serve, stop  # noqa: E402
 
 from searchsvc.analysis import fold_text
 from searchsvc.errors import SearchsvcError
-from searchsvc.generations import IndexHome
+from searchsvc.store.home import IndexHome
 
 BAOMOI = Path("/work/shared/data/news/baomoi_2017.jsonl.gz")
 KEYWORD_TAGS = {"xổ số": "Xổ số", "bóng đá": "Bóng đá", "vàng": "Giá vàng", "tết": "Tết", "giao thông": "Giao thông",

@@ -94,7 +94,7 @@ def main(limit: int | None, requests: int, seed: int, overrides: tuple[str, ...]
     """Resident memory of one serving worker by mapping, after the served query mix."""
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         home, mix = pool.apply(_mix, (limit, requests, seed))
-    from searchsvc.search import Engine, SearchRequest
+    from searchsvc.search.engine import Engine, SearchRequest
 
     settings: dict[str, Any] = {}
     for item in overrides:

@@ -15,13 +15,15 @@ from typing import Any
 import click
 from gunicorn.app.base import BaseApplication
 
-from searchsvc import config, flatpostings, gunicorn_conf, indexing
+from searchsvc import config, gunicorn_conf
 from searchsvc.articles import Rejected, Superseded
-from searchsvc.codec import open_index, unreadable_is_unavailable
 from searchsvc.errors import SearchsvcError
-from searchsvc.generations import IndexHome
-from searchsvc.indexing import plural
 from searchsvc.ingest import FORMATS, read_sources
+from searchsvc.store import writer
+from searchsvc.store.home import IndexHome
+from searchsvc.store.snapshot import Snapshot
+from searchsvc.store.w3 import unreadable_is_unavailable
+from searchsvc.store.writer import plural
 
 
 class _Group(click.Group):
@@ -88,7 +90,7 @@ _max_rejects = click.option("--max-rejects", type=click.IntRange(min=0), default
                             help="Rejected records tolerated; over it the job exits 1 and changes nothing.")
 
 
-def _report(report: indexing.IngestReport) -> None:
+def _report(report: writer.IngestReport) -> None:
     notes: list[Rejected | Superseded] = [*report.superseded, *report.rejected]
     for r in notes:
         click.echo(_place(r) + ": " + r.reason, err=True)
@@ -98,11 +100,11 @@ def _place(r: Rejected | Superseded) -> str:
     return r.source if r.line == 0 else f"{r.source}:{r.line}"
 
 
-def _job(run: Any) -> indexing.IngestReport:
+def _job(run: Any) -> writer.IngestReport:
     """Run an indexing job; a refused one still shows what it read before its one-line error."""
     try:
-        report: indexing.IngestReport = run()
-    except indexing.Refused as exc:
+        report: writer.IngestReport = run()
+    except writer.Refused as exc:
         _report(exc.report)
         raise click.ClickException(exc.message) from None
     _report(report)
@@ -130,7 +132,7 @@ def reindex(opts: _Opts, sources: tuple[str, ...], fmt: str | None, procs: int |
     SOURCE is a .jsonl or .jsonl.gz file, a scraped page (.txt) or a folder of them, or - for JSONL on stdin.
     """
     guard = 0.0 if allow_shrink else float(opts.settings["SHRINK_GUARD"])
-    report = _job(lambda: indexing.reindex(opts.home, _read(opts, sources, fmt), procs=procs or opts.settings["PROCS"],
+    report = _job(lambda: writer.reindex(opts.home, _read(opts, sources, fmt), procs=procs or opts.settings["PROCS"],
                                            progress=not opts.quiet, max_rejects=max_rejects, shrink_guard=guard))
     opts.say(f"indexed {plural(report.indexed, 'article')} into generation {report.generation} in "
              f"{report.seconds:.1f} s; {len(report.rejected):,} rejected")
@@ -144,7 +146,7 @@ def reindex(opts: _Opts, sources: tuple[str, ...], fmt: str | None, procs: int |
 @pass_opts
 def add(opts: _Opts, sources: tuple[str, ...], fmt: str | None, max_rejects: int) -> None:
     """Add or replace (by id) articles from SOURCE... in the current generation; over the reject limit, nothing."""
-    report = _job(lambda: indexing.add(opts.home, _read(opts, sources, fmt), progress=not opts.quiet,
+    report = _job(lambda: writer.add(opts.home, _read(opts, sources, fmt), progress=not opts.quiet,
                                        max_rejects=max_rejects))
     generation = report.generation or opts.home.current().number
     opts.say(f"added {plural(report.indexed, 'article')} into generation {generation} in {report.seconds:.1f} s; "
@@ -159,7 +161,7 @@ def add(opts: _Opts, sources: tuple[str, ...], fmt: str | None, max_rejects: int
 @pass_opts
 def delete(opts: _Opts, ids: tuple[str, ...], missing_ok: bool) -> None:
     """Delete articles by ID (exits 1, deleting nothing, when one is not in the index, unless --missing-ok)."""
-    report = indexing.delete(opts.home, ids, missing_ok=missing_ok)
+    report = writer.delete(opts.home, ids, missing_ok=missing_ok)
     unique = len(set(ids))
     opts.say(f"deleted {report.deleted:,} of {plural(unique, 'id')} from generation {report.generation}")
     if report.deleted < unique:
@@ -176,19 +178,17 @@ def stats(opts: _Opts) -> None:
     meta = opts.home.meta(gen)
     size = sum(p.stat().st_size for p in gen.path.rglob("*") if p.is_file())
     with unreadable_is_unavailable(gen.path):
-        reader = open_index(gen.path).reader()
-        try:
-            flat, segments = flatpostings.coverage(reader, gen.path)
-        finally:
-            reader.close()
+        snapshot = Snapshot.open(gen)
+        segments = snapshot.segments
+        snapshot.close()
     rows = [
         ("index", str(opts.home.path)),
         ("documents", f"{meta.get('doc_count', 0):,}"),
         ("generation", str(gen.number)),
         ("size on disk", _human(size)),
         ("schema version", str(meta.get("schema_version"))),
-        # Segments without flat postings (an index written before them) are decoded per query: reindex it.
-        ("segments", f"{segments} ({flat} with flat postings)"),
+        ("format version", str(meta.get("format_version"))),
+        ("segments", str(segments)),
         ("built", str(meta.get("created", "?"))),
         ("last change", str(meta.get("updated", "?"))),
     ]
@@ -211,7 +211,7 @@ def _human(size: float) -> str:
 @pass_opts
 def search(opts: _Opts, query: str, limit: int) -> None:
     """Search the index and print each hit's title, id, date and score."""
-    from searchsvc.search import Engine, SearchRequest
+    from searchsvc.search.engine import Engine, SearchRequest
 
     engine = Engine.open(opts.home.path, opts.settings)
     result = engine.search(SearchRequest(q=query, per_page=limit, highlight=False, facets=False))
@@ -235,7 +235,7 @@ def serve(opts: _Opts, host: str | None, port: int | None, workers: int | None, 
 
     if not opts.home.exists():
         click.echo(f"no index in {opts.home.path}: building one from the packaged sample {SAMPLE_PATH}", err=True)
-        report = indexing.reindex(opts.home, _read(opts, [str(SAMPLE_PATH)], None), progress=not opts.quiet)
+        report = writer.reindex(opts.home, _read(opts, [str(SAMPLE_PATH)], None), progress=not opts.quiet)
         opts.say(f"indexed {plural(report.indexed, 'sample article')}")
     s = opts.settings
     bind = f"{host or s['HOST']}:{port if port is not None else s['PORT']}"
@@ -261,7 +261,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
                 self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from searchsvc.app import create_app
+        from searchsvc.web.app import create_app
 
         return create_app(self.app_config)
 

@@ -98,13 +98,9 @@ SETTINGS: tuple[Setting, ...] = (
             "When fewer articles than this hold every word of a query, articles holding some of its words follow "
             "them (decided once per query, so totals are the same on every page).", 0),
     Setting("RESULT_CACHE", 2048, "Search answers kept per worker (0 turns it off); emptied on any index change.", 0),
-    Setting("POSTINGS_CACHE_MB", 32,
-            "Postings and positions of recent terms kept per worker. Segments are read decode-free from the "
-            "page cache; one without flat postings (an index written before them) is decoded, and this keeps "
-            "its common terms.", 0),
     Setting("WARM_TERMS", 400,
-            "Most common words read in the background when a worker opens the index (0: none), up to half "
-            "the postings cache: their pages are in the page cache before queries need them.", 0),
+            "Most common words read in the background when a worker opens the index (0: none): their pages "
+            "are in the page cache before queries need them.", 0),
     Setting("RECENCY_WEIGHT", 0.1, "How much recency lifts newer articles in relevance order (0 turns it off).", 0),
     Setting("RECENCY_HALF_LIFE_DAYS", 365.0, "Age at which the recency lift halves.", 0.001),
     Setting("RELOAD_INTERVAL", 0.0,

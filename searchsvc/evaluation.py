@@ -219,7 +219,7 @@ def _article(doc: dict[str, Any]) -> Any:
 
 def build_searchsvc_index(corpus_path: str | Path, index_dir: Path, procs: int = 1) -> float:
     """Index an evaluation corpus with searchsvc into the index home ``index_dir``; returns seconds."""
-    from searchsvc.indexing import build_index
+    from searchsvc.store.writer import build_index
 
     started = time.perf_counter()
     build_index((_article(d) for d in load_corpus(corpus_path)), index_dir, procs=procs, quiet=True)
@@ -238,7 +238,7 @@ def search_searchsvc(index_dir: Path, queries: Iterable[Query], depth: int = 100
     """Run ``queries`` against a searchsvc index, top ``depth`` each (recency off unless asked:
     judged sets have no notion of "now")."""
     from searchsvc.errors import InputError
-    from searchsvc.search import Engine, SearchRequest
+    from searchsvc.search.engine import Engine, SearchRequest
 
     engine = Engine.open(index_dir)
     run: dict[str, list[str]] = {}

@@ -19,7 +19,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from searchsvc.articles import VIETNAM_TZ, Article
-from searchsvc.indexing import build_index
+from searchsvc.store.writer import build_index
 
 
 def _day(y: int, m: int, d: int) -> datetime:
@@ -114,7 +114,7 @@ AppFactory = Callable[..., Flask]
 
 
 def _make_app(index_dir: Path, **config: Any) -> Flask:
-    from searchsvc.app import create_app
+    from searchsvc.web.app import create_app
 
     # RELOAD_INTERVAL 0: a test sees an add/delete on its next request, not a second later.
     return create_app({"INDEX_DIR": str(index_dir), "TESTING": True, "RELOAD_INTERVAL": 0.0, **config})

@@ -15,7 +15,7 @@ from flask import Flask
 from searchsvc.articles import Article, Rejected, Superseded
 from searchsvc.cli import main
 from searchsvc.ingest import read_sources
-from searchsvc.search import Engine, SearchRequest
+from searchsvc.search.engine import Engine, SearchRequest
 
 NFD_TITLE = unicodedata.normalize("NFD", "Người dân Quảng Ninh chống bão")
 ZW_TITLE = "Giá\u200bvàng tăng\u200d mạnh\ufeff"
@@ -100,7 +100,7 @@ def test_cli_reindex_indexes_every_valid_record_and_lists_every_rejection(source
                                          str(len(bad)), str(source)])
     assert tolerant.exit_code == 0, tolerant.stderr
     engine = Engine.open(home)  # within the limit, every good record is indexed, the last v1 in place of the first
-    assert sorted(f["id"] for f in engine.searcher.all_stored_fields()) == sorted(VALID)
+    assert sorted(f["id"] for _, f in engine.snapshot.documents()) == sorted(VALID)
     assert engine.article("v1")["title"] == "Bản trùng"
 
 
@@ -133,10 +133,10 @@ def test_cli_add_reports_and_applies_nothing_over_the_limit(source: Path, tmp_pa
     result = CliRunner().invoke(main, ["--index-dir", str(home), "add", str(source)])
     assert result.exit_code == 1 and f"{source}:7: not UTF-8" in result.stderr
     assert "nothing was applied" in result.stderr
-    assert {f["id"] for f in Engine.open(home).searcher.all_stored_fields()} == {"seed"}
+    assert {f["id"] for _, f in Engine.open(home).snapshot.documents()} == {"seed"}
     tolerant = CliRunner().invoke(main, ["--index-dir", str(home), "add", "--max-rejects", "99", str(source)])
     assert tolerant.exit_code == 0, tolerant.stderr
-    assert {f["id"] for f in Engine.open(home).searcher.all_stored_fields()} == VALID | {"seed"}
+    assert {f["id"] for _, f in Engine.open(home).snapshot.documents()} == VALID | {"seed"}
 
 
 # ------------------------------------------------------------------------------------ over HTTP

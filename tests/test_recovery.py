@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from searchsvc import indexing
-from searchsvc.app import create_app
 from searchsvc.articles import Article
-from searchsvc.generations import IndexHome
+from searchsvc.store import writer as indexing
+from searchsvc.store.home import IndexHome
+from searchsvc.web.app import create_app
 
 ROUTES = ("/api/search?q=gi%C3%A1+v%C3%A0ng", "/healthz", "/api/tags", "/api/suggest?q=gia", "/api/articles/g1",
           "/api/tags/Kinh%20t%E1%BA%BF", "/api/articles/g1/related")

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from searchsvc.app import create_app
+from searchsvc.web.app import create_app
 
 
 def free_port() -> int:

@@ -1,0 +1,1 @@
+"""query/: what did the reader ask for? Text parsed, then planned into our own node types."""

@@ -1,0 +1,1 @@
+"""search/: which articles answer, in what order? Scoring over a snapshot, tiers, facets, related."""

@@ -1,0 +1,296 @@
+"""Search: one code path for the API, the CLI and ``searchsvc eval``.
+
+An ``Engine`` holds the serving generation's Snapshot and what is derived from it (facet maps,
+headlines for suggestions, the answer cache), and moves to the next snapshot when a reindex publishes
+a new generation or an add/delete commits. Calls are serialised by a lock. A search is planned
+(``query.plan``), evaluated over the snapshot (``evaluate.py``) in two tiers decided once per query,
+filtered, ordered (relevance with a mild recency lift, or newest), and its page highlighted.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import date
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from searchsvc.analysis import fold_text
+from searchsvc.articles import VIETNAM_TZ
+from searchsvc.config import DEFAULTS
+from searchsvc.errors import InputError, NotFound
+from searchsvc.query.nodes import And, AndNot, DateRange, Every, Filter, Node, Term, all_of
+from searchsvc.query.parse import parse
+from searchsvc.query.plan import Plan, plan
+from searchsvc.search import related as related_mod
+from searchsvc.search.evaluate import Evaluator
+from searchsvc.search.facets import Facets
+from searchsvc.search.hits import hit
+from searchsvc.search.recency import lift
+from searchsvc.search.results import (
+    FacetValue,
+    Hit,
+    RelatedHit,
+    SearchRequest,
+    SearchResult,
+    Suggestion,
+    validate,
+)
+from searchsvc.search.suggest import Titles
+from searchsvc.store.home import IndexHome
+from searchsvc.store.snapshot import Snapshot
+
+WARM_POSITIONS = 2000  # a warmed word this common has its positions read too (phrases of it recur)
+
+
+class _Derived:
+    """What is built from one snapshot, lazily, and dropped with it."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self._facets: Facets | None = None
+        self._titles: Titles | None = None
+        self.results: OrderedDict[SearchRequest, SearchResult] = OrderedDict()  # LRU
+
+    @property
+    def facets(self) -> Facets:
+        if self._facets is None:
+            self._facets = Facets(self.snapshot)
+        return self._facets
+
+    @property
+    def titles(self) -> Titles:
+        if self._titles is None:
+            self._titles = Titles(self.snapshot)
+        return self._titles
+
+
+class Engine:
+    def __init__(self, home: IndexHome, settings: Mapping[str, Any]) -> None:
+        self.home = home
+        self.settings = {**DEFAULTS, **settings}
+        self._lock = threading.RLock()
+        self._checked = 0.0
+        self._open()
+
+    @classmethod
+    def open(cls, index_dir: Path | str, settings: Mapping[str, Any] | None = None) -> Engine:
+        return cls(IndexHome(index_dir), settings or {})
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        gen = self.home.current()
+        self.home.meta(gen)  # refuses another schema or format version
+        self._use(Snapshot.open(gen))
+
+    def _use(self, snapshot: Snapshot) -> None:
+        """Serve ``snapshot`` from now on (the caller holds the lock, or is the constructor)."""
+        self._derived = derived = _Derived(snapshot)
+        self._checked = time.monotonic()
+        if int(self.settings["WARM_TERMS"]) > 0:
+            threading.Thread(target=self._warm, args=(derived,), daemon=True, name="warm").start()
+
+    def refresh(self) -> None:
+        """Pick up a new generation or committed changes; at most once per RELOAD_INTERVAL."""
+        with self._lock:
+            now = time.monotonic()
+            if now - self._checked < float(self.settings["RELOAD_INTERVAL"]):
+                return
+            self._checked = now
+            old = self._derived.snapshot
+            if self.home.current().path != old.generation.path:
+                self._open()
+            else:
+                newer = old.reopened()
+                if newer is None:
+                    return
+                self._use(newer)
+            old.close()
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._derived.snapshot
+
+    def health(self) -> dict[str, Any]:
+        with self._lock:
+            return {"generation": self.snapshot.generation.number, "doc_count": self.snapshot.doc_count}
+
+    def state_tag(self) -> str:
+        """Changes whenever what a query could return changes (for ETags): what this worker serves,
+        not what is on disk."""
+        with self._lock:
+            return self.snapshot.commit
+
+    def _warm(self, derived: _Derived) -> None:
+        """Read the index's most common words before queries need them (a new snapshot starts cold).
+
+        Postings are read decode-free from the page cache: warming brings their pages in, once for every
+        worker. One word at a time under the engine's lock, so searches interleave; stops when the
+        snapshot changes. Best effort: any failure just ends it (the index may have moved on).
+        """
+        vocab = derived.snapshot.vocabulary
+        n = int(self.settings["WARM_TERMS"])
+        by_df = heapq.nlargest(n, chain(((df, "text_fold", t) for t, df in vocab.fold_df.items()),
+                                        ((df, "text", t) for t, df in vocab.exact_df.items())))
+        try:
+            for _, field, term in by_df:
+                with self._lock:
+                    if self._derived is not derived:
+                        return
+                    if len(derived.snapshot.postings(field, term)[0]) >= WARM_POSITIONS:
+                        derived.snapshot.positions(field, term)
+        except Exception:  # noqa: BLE001  (a warm-up is an optimisation; the searches report real errors)
+            return
+
+    # -- search ----------------------------------------------------------------------------------
+
+    def search(self, req: SearchRequest) -> SearchResult:
+        validate(req, self.settings)
+        started = time.perf_counter()
+        parsed = parse(req.q)
+        terms = parsed.terms + len(req.tags) + (req.category is not None) + (req.author is not None)
+        if terms > int(self.settings["MAX_QUERY_TERMS"]):
+            raise InputError(f"the query has {terms} terms; the limit is {self.settings['MAX_QUERY_TERMS']}")
+        with self._lock:
+            results = self._derived.results
+            cached = results.get(req)
+            if cached is not None:
+                # The cache lives with the snapshot, so any index change empties it.
+                results.move_to_end(req)
+                return replace(cached, took_ms=round((time.perf_counter() - started) * 1000, 2))
+            result = self._search(parsed, req, started)
+            # News search traffic repeats itself (the day's stories): answers are kept per worker.
+            if int(self.settings["RESULT_CACHE"]) > 0:
+                results[req] = result
+                if len(results) > int(self.settings["RESULT_CACHE"]):
+                    results.popitem(last=False)
+            return result
+
+    def _search(self, parsed: Any, req: SearchRequest, started: float) -> SearchResult:
+        vocab = self.snapshot.vocabulary
+        p = plan(parsed, vocab, req.q)
+        filt = self._filter(p, req)
+        result = self._run(p, filt, req)
+        if result.total == 0 and p.corrected and p.corrected != req.q:
+            # Fuzzy fallback: nothing matched what was typed; show what the vocabulary suggests.
+            retry = self._run(plan(parse(p.corrected), vocab, p.corrected), filt, req)
+            if retry.total:
+                result = retry
+        did_you_mean = p.corrected if p.corrected and result.total < 5 * req.per_page else None
+        took = (time.perf_counter() - started) * 1000
+        return replace(result, took_ms=round(took, 2), did_you_mean=did_you_mean)
+
+    def _filter(self, p: Plan, req: SearchRequest) -> Node | None:
+        parts = list(p.filters)
+        parts += [Term("tag_key", fold_text(t)) for t in req.tags if fold_text(t)]
+        if req.category:
+            parts.append(Term("category_key", fold_text(req.category)))
+        if req.author:
+            parts.append(Term("author_key", fold_text(req.author)))
+        if req.date_from or req.date_to:
+            lo = _day_start(req.date_from) if req.date_from else None
+            hi = _day_start(req.date_to) + 86400 - 1 if req.date_to else None
+            parts.append(DateRange(lo, hi))
+        return all_of(parts) if parts else None
+
+    def _run(self, p: Plan, filt: Node | None, req: SearchRequest) -> SearchResult:
+        window = req.page * req.per_page
+        every: int | None = None  # results holding every word; None when the tiers do not apply
+        ev = Evaluator(self.snapshot, time.monotonic() + float(self.settings["QUERY_TIME_LIMIT"]))
+        if p.strict is None:
+            docs, scores = self._collect(ev, Every(), filt, p.excluded, "newest", False)
+        else:
+            docs, scores = self._collect(ev, p.strict, filt, p.excluded, req.sort, req.recency)
+            if not p.question:  # a question is ranked over all its words: no tiers
+                every = len(docs)
+            # Decided once per query, never by the page asked for, so every page has the same total: when
+            # few articles hold every word, articles holding some of the words follow them.
+            if p.loose is not None and len(docs) < int(self.settings["ALL_WORDS_MIN"]):
+                more, more_scores = self._collect(ev, p.loose, filt, p.excluded, req.sort, req.recency)
+                extra = ~np.isin(more, docs)
+                docs = np.concatenate([docs, more[extra]])
+                scores = np.concatenate([scores, more_scores[extra]])
+        start = (req.page - 1) * req.per_page
+        hits = [hit(self.snapshot, int(d), float(sc), p.marker if req.highlight else None)
+                for d, sc in zip(docs[start:window], scores[start:window])]
+        facets = self._derived.facets.count(docs) if req.facets else {}
+        return SearchResult(len(docs), hits, facets, 0.0, None, every, ev.partial, req.page, req.per_page)
+
+    def _collect(self, ev: Evaluator, node: Node, filt: Node | None, excluded: Node | None,
+                 sort: str, recency: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Every matching document, in order, with its score."""
+        if excluded is not None:
+            node = AndNot(node, excluded)
+        if filt is not None:
+            node = And((node, Filter(filt)))
+        v = ev.run(node)
+        docs = np.flatnonzero(v.match)
+        published = self.snapshot.published
+        if sort == "newest":
+            # Newest first; undated articles last; ties by document order.
+            order = np.lexsort((docs, -published[docs]))
+            return docs[order], np.zeros(len(docs), np.float32)
+        scores = v.score[docs]
+        if recency:
+            scores = scores * lift(published[docs], self.settings)
+        order = np.argsort(-scores, kind="stable")
+        return docs[order], scores[order]
+
+    # -- articles, tags, suggestions, related ------------------------------------------------------
+
+    def _docnum(self, article_id: str) -> int:
+        docnum = self.snapshot.docnum(article_id)
+        if docnum is None:
+            raise NotFound(f"no article with id {article_id!r}")
+        return docnum
+
+    def article(self, article_id: str) -> dict[str, Any]:
+        with self._lock:
+            stored = self.snapshot.stored(self._docnum(article_id))
+        keys = ("id", "title", "lead", "body", "url", "published", "category", "tags", "author", "source")
+        return {k: stored.get(k) if k != "tags" else list(stored.get("tags") or []) for k in keys}
+
+    def tags(self, prefix: str = "", limit: int = 20) -> list[FacetValue]:
+        with self._lock:
+            return self._derived.facets.tags(prefix, limit)
+
+    def tag_articles(self, tag: str, limit: int = 20) -> list[Hit]:
+        req = SearchRequest(tags=(tag,), sort="newest", per_page=min(limit, int(self.settings["MAX_PER_PAGE"])),
+                            facets=False)
+        return self.search(req).hits
+
+    def suggest(self, prefix: str, limit: int = 8) -> list[Suggestion]:
+        if not fold_text(prefix):
+            return []
+        with self._lock:
+            derived = self._derived
+            return derived.titles.suggest(prefix, derived.facets.tags(prefix, limit), limit)
+
+    def related(self, article_id: str, limit: int = 10) -> list[RelatedHit]:
+        with self._lock:
+            docnum = self._docnum(article_id)
+            return related_mod.related(self.snapshot, self.settings, self.snapshot.stored(docnum), limit, docnum)
+
+    def related_to_text(self, title: str, body: str, limit: int = 10) -> list[RelatedHit]:
+        if not (title or body).strip():
+            raise InputError("give a title or a body to find related articles")
+        with self._lock:
+            return related_mod.related(self.snapshot, self.settings, {"title": title, "body": body}, limit, None)
+
+
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
+_VIETNAM_OFFSET = int(VIETNAM_TZ.utcoffset(None).total_seconds())  # type: ignore[union-attr]
+
+
+def _day_start(d: date) -> int:
+    """Midnight in Vietnam at the start of ``d``, in epoch seconds. Integer arithmetic: datetime overflows
+    at the ends of its range (``from=0001-01-01`` in UTC+7 is before year 1; the day after 9999-12-31 is none)."""
+    return (d.toordinal() - _EPOCH_DAY) * 86400 - _VIETNAM_OFFSET

@@ -1,0 +1,188 @@
+"""BM25 and phrase checks over a Snapshot: a plan (``query.nodes``) in, a score and a match per document out.
+
+Totals and facets cover the whole result set, so every match is needed, not only the best few: each
+term's postings are read whole from the snapshot (decode-free arrays) and the plan is evaluated as dense
+score and match vectors over the snapshot's document numbers, with numpy. Scores are BM25
+(k1 = 1.2, b = 0.75) with the index's per-part weights already in the postings' weights (BM25F); every
+node's boost multiplies what is below it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import assert_never
+
+import numpy as np
+
+from searchsvc.query.nodes import And, AndMaybe, AndNot, DateRange, Every, Filter, Node, Or, Phrase, Term
+from searchsvc.store.snapshot import Snapshot
+
+K1 = 1.2
+B = 0.75
+PHRASE_CANDIDATES = 2000  # best-scoring documents whose positions a phrase query checks
+
+
+@dataclass
+class Vectors:
+    score: np.ndarray  # float32 per docnum
+    match: np.ndarray  # bool per docnum
+
+
+def idf(n: int, df: int) -> float:
+    """BM25's inverse document frequency (never negative: Lucene's ``1 +`` inside the log)."""
+    return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+
+class Evaluator:
+    """Evaluates plans over one snapshot until ``deadline`` (``time.monotonic()``); ``partial`` says
+    whether a phrase check was cut short."""
+
+    def __init__(self, snapshot: Snapshot, deadline: float) -> None:
+        self.snapshot = snapshot
+        self.deadline = deadline
+        self.partial = False
+        # Phrases already checked: the every-word and the any-word plan of a search share them.
+        self._phrases: dict[tuple[str, tuple[str, ...], float], Vectors] = {}
+
+    def empty(self) -> Vectors:
+        n = self.snapshot.n
+        return Vectors(np.zeros(n, np.float32), np.zeros(n, bool))
+
+    def term(self, field: str, text: str, boost: float) -> Vectors:
+        v = self.empty()
+        ids, w = self.snapshot.postings(field, text)
+        if len(ids) == 0:
+            return v
+        v.match[ids] = True
+        if boost:
+            lengths, average = self.snapshot.lengths(field)
+            norm = K1 * (1 - B + B * lengths[ids] / average)
+            weight = boost * idf(max(1, self.snapshot.doc_count), len(ids))
+            v.score[ids] = weight * w * (K1 + 1) / (w + norm)
+        return v
+
+    def run(self, node: Node) -> Vectors:
+        """Live documents matching ``node``, with their scores (0 elsewhere)."""
+        v = self._eval(node, 1.0)
+        v.match &= self.snapshot.live
+        v.score[~v.match] = 0.0
+        return v
+
+    def _eval(self, node: Node, boost: float) -> Vectors:
+        boost *= node.boost
+        match node:
+            case Term():
+                return self.term(node.field, node.text, boost)
+            case Phrase():
+                return self._phrase(node, boost)
+            case And():
+                out = self._eval(node.parts[0], boost)
+                for part in node.parts[1:]:
+                    v = self._eval(part, boost)
+                    out.match &= v.match
+                    out.score += v.score
+                return out
+            case Or():
+                out = self.empty()
+                for part in node.parts:
+                    v = self._eval(part, boost)
+                    out.match |= v.match
+                    out.score += v.score
+                return out
+            case AndMaybe():
+                req = self._eval(node.required, boost)
+                opt = self._eval(node.optional, boost)
+                req.score += np.where(req.match, opt.score, 0.0).astype(np.float32)
+                return req
+            case AndNot():
+                pos = self._eval(node.positive, boost)
+                pos.match &= ~self._eval(node.negative, 0.0).match
+                return pos
+            case Filter():
+                v = self._eval(node.child, 0.0)
+                v.score[:] = 0.0
+                return v
+            case Every():
+                v = self.empty()
+                v.match[:] = True
+                return v
+            case DateRange():
+                published = self.snapshot.published
+                v = self.empty()
+                v.match = published > 0
+                if node.start is not None:
+                    v.match &= published >= node.start
+                if node.end is not None:
+                    v.match &= published <= node.end
+                return v
+            case _:
+                assert_never(node)
+
+    def _phrase(self, node: Phrase, boost: float) -> Vectors:
+        """Documents holding every word, then positions checked on those candidates only, best first.
+
+        A phrase of common, unaccented syllables (``co the``) has most of the index as candidates: only
+        the PHRASE_CANDIDATES best-scoring are checked (the rest are dropped); if the deadline passes
+        first, the unchecked ones are kept as they are (they hold every word). Either way the result is
+        flagged partial.
+        """
+        key = (node.field, node.words, boost)
+        done = self._phrases.get(key)
+        if done is None:
+            done = self._phrases[key] = self._check_phrase(node, boost)
+        return Vectors(done.score.copy(), done.match.copy())  # callers combine vectors in place
+
+    def _check_phrase(self, node: Phrase, boost: float) -> Vectors:
+        out = self.term(node.field, node.words[0], boost)
+        for word in node.words[1:]:
+            v = self.term(node.field, word, boost)
+            out.match &= v.match
+            out.score += v.score
+        cand = np.flatnonzero(out.match)
+        if len(cand) == 0 or len(node.words) < 2:
+            return out
+        ranked = cand[np.argsort(-out.score[cand], kind="stable")]
+        if len(ranked) > PHRASE_CANDIDATES:
+            self.partial = True
+        checked = np.sort(ranked[:PHRASE_CANDIDATES])
+        ok = self._positions_match(node.field, list(node.words), checked)
+        out.match[:] = False
+        out.match[ok] = True
+        return out
+
+    def _positions_match(self, field: str, words: list[str], docs: np.ndarray) -> np.ndarray:
+        """The docs (ascending) in which the words occur at consecutive positions.
+
+        Every occurrence becomes a key ``doc << 32 | phrase start``; a phrase match is a key every word
+        has, found with one sorted intersection per word (rarest first, each narrowing the candidates).
+        """
+        order = sorted(range(len(words)), key=lambda i: len(self.snapshot.postings(field, words[i])[0]))
+        keys: np.ndarray | None = None
+        for i in order:
+            if time.monotonic() > self.deadline:
+                # Out of time: the unchecked candidates hold every word; keep them, flagged partial.
+                self.partial = True
+                break
+            got = self._keys(field, words[i], docs, i)
+            keys = got if keys is None else np.intersect1d(keys, got, assume_unique=True)
+            docs = np.unique(keys >> 32)
+            if not len(docs):
+                break
+        return docs
+
+    def _keys(self, field: str, word: str, docs: np.ndarray, shift: int) -> np.ndarray:
+        """``doc << 32 | position - shift`` for every occurrence of ``word`` in ``docs`` (ascending)."""
+        pdocs, bounds, positions = self.snapshot.positions(field, word)
+        if not len(pdocs):
+            return np.zeros(0, np.int64)
+        at = np.minimum(np.searchsorted(pdocs, docs), len(pdocs) - 1)
+        hit = pdocs[at] == docs
+        sel = at[hit]
+        counts = (bounds[sel + 1] - bounds[sel]).astype(np.int64)
+        # The positions of every selected posting, concatenated: ranges bounds[sel] … bounds[sel + 1].
+        first = np.repeat(bounds[sel].astype(np.int64) - (np.cumsum(counts) - counts), counts)
+        pos = positions[first + np.arange(int(counts.sum()))].astype(np.int64)
+        keys = (np.repeat(docs[hit], counts) << 32) + pos - shift
+        return keys[pos >= shift]

@@ -1,0 +1,121 @@
+"""Related articles for editors: content similarity on key terms, shared tags and category, a mild
+preference for recent stories; never the article itself; near-duplicates (syndicated copies) collapsed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from searchsvc.analysis import WORD_JOINER, analyse, fold_text
+from searchsvc.query.nodes import Node, Or, Term
+from searchsvc.query.plan import STOPWORDS
+from searchsvc.search.evaluate import Evaluator
+from searchsvc.search.hits import hit
+from searchsvc.search.recency import lift
+from searchsvc.search.results import RelatedHit
+from searchsvc.store.snapshot import Snapshot
+
+KEY_TERMS = 25
+TITLE_WEIGHT = 2.0
+WORD_WEIGHT = 1.5  # pyvi words say more about the topic than single syllables
+TAG_BOOST = 3.0
+CATEGORY_BOOST = 1.0
+DUPLICATE_SIMILARITY = 0.8
+# A related story shares at least this many reasons with the article: distinct key terms (a word and its
+# syllables count once) and tags, an editor's own statement of what a story is about.
+MIN_CONCEPTS = 2
+
+
+def concepts(matched: set[str]) -> int:
+    """Distinct key terms among ``matched``: a pyvi word and the syllables it is made of count once."""
+    covered = {part for term in matched if WORD_JOINER in term for part in term.split(WORD_JOINER)}
+    return sum(1 for term in matched if term not in covered)
+
+
+def term_counts(title: str, text: str) -> dict[str, float]:
+    """Every content term of a text (no stopwords, digits or single letters), title terms and words weighing more."""
+    weights: dict[str, float] = defaultdict(float)
+    for source, factor in ((title, TITLE_WEIGHT), (text, 1.0)):
+        for tok in analyse(source):
+            if tok.text in STOPWORDS or len(tok.text) < 2 or tok.text.isdigit():
+                continue
+            weights[tok.text] += factor * (WORD_WEIGHT if tok.is_word else 1.0)
+    return weights
+
+
+def key_terms(snapshot: Snapshot, weights: dict[str, float]) -> list[tuple[str, float]]:
+    """The most distinctive of those terms in the index, by tf-idf; terms the index lacks drop out."""
+    n = max(1, snapshot.doc_count)
+    scored = []
+    for term, tf in weights.items():
+        df = snapshot.doc_frequency("text", term)
+        if df == 0:
+            continue
+        scored.append((term, (1 + math.log(tf)) * math.log(1 + n / df)))
+    scored.sort(key=lambda x: -x[1])
+    return scored[:KEY_TERMS]
+
+
+def related(snapshot: Snapshot, settings: Mapping[str, Any], stored: Mapping[str, Any], limit: int,
+            exclude: int | None) -> list[RelatedHit]:
+    """Stories like ``stored``, sharing at least MIN_CONCEPTS of its terms and tags (or all, when it has fewer):
+    a draft with nothing in common with the index gets no related stories rather than unrelated ones.
+
+    Ranked by the search's own evaluator (BM25 over the snapshot's postings) and its recency lift."""
+    title = stored.get("title") or ""
+    text = "\n".join(stored.get(k) or "" for k in ("lead", "body"))
+    counts = term_counts(title, text)
+    terms = key_terms(snapshot, counts)
+    tags = [t for t in stored.get("tags") or [] if fold_text(t)]
+    category = fold_text(stored.get("category") or "")
+    top = max((w for _, w in terms), default=1.0)
+    should: list[Node] = [Term("text", term, boost=w / top) for term, w in terms]
+    should += [Term("tag_key", fold_text(t), boost=TAG_BOOST) for t in tags]
+    if category:
+        should.append(Term("category_key", category, boost=CATEGORY_BOOST))
+    if not should:
+        return []
+    v = Evaluator(snapshot, time.monotonic() + float(settings["QUERY_TIME_LIMIT"])).run(Or(tuple(should)))
+    if exclude is not None:
+        v.match[exclude] = False
+    docs = np.flatnonzero(v.match)
+    scores = v.score[docs] * lift(snapshot.published[docs], settings)
+    order = np.argsort(-scores, kind="stable")[: limit * 4 + 1]
+    docs, scores = docs[order], scores[order]
+    # Which key terms each candidate holds: the reasons shown, and what near-copies are judged by.
+    holds = {term: np.isin(docs, snapshot.postings("text", term)[0]) for term, _ in terms}
+    own_key = fold_text(title)
+    own_terms = {t for t, _ in terms}
+    tag_keys = {fold_text(t) for t in tags}
+    out: list[RelatedHit] = []
+    seen_titles = {own_key} if own_key else set()
+    kept_terms: list[set[str]] = []
+    for i, (docnum, score) in enumerate(zip(docs.tolist(), scores.tolist())):
+        fields = snapshot.stored(docnum)
+        key = fold_text(fields.get("title") or "")
+        matched = {term for term, held in holds.items() if held[i]}
+        shared_tags = [t for t in fields.get("tags") or [] if fold_text(t) in tag_keys]
+        # Counted against all the draft's terms, indexed or not: "xin chào" over an index that has "chào"
+        # alone has two, and a story holding "chào" shares one of them.
+        if concepts(matched) + len(shared_tags) < min(MIN_CONCEPTS, concepts(set(counts)) + len(tags)):
+            continue  # one word in common is a coincidence, not a related story
+        if key in seen_titles:
+            continue  # the same story syndicated under the same headline
+        if own_terms and len(matched) / len(own_terms) >= DUPLICATE_SIMILARITY and exclude is not None:
+            continue  # a near-copy of the article itself
+        if any(kept and len(matched & kept) / max(1, len(matched | kept)) >= DUPLICATE_SIMILARITY
+               for kept in kept_terms):
+            continue  # a near-copy of a story already listed
+        seen_titles.add(key)
+        kept_terms.append(matched)
+        shared_terms = [t.replace("_", " ") for t, _ in terms if t in matched][:8]
+        out.append(RelatedHit(hit(snapshot, docnum, score), shared_tags, shared_terms))
+        if len(out) >= limit:
+            break
+    return out

@@ -1,0 +1,251 @@
+"""Decode-free postings: each segment's posting lists again as flat arrays, read with one ``pread`` a term.
+
+Whoosh's W3 postings are pickled, zlib-compressed blocks: a common word takes tens of milliseconds to decode,
+and a serving worker either decodes it again on every query or keeps it decoded in its own memory. So the
+reindex also writes, beside each segment, the same postings as plain arrays in one file,
+``<segment id>.flat``:
+
+* per field, ``docs`` (uint32, segment docnums, ascending within a term) and ``weights`` (float32, what
+  the W3 block stores) per posting; for positional fields ``pbounds`` (uint32, one more than the
+  postings) and ``positions`` (uint32): posting ``j``'s are ``positions[pbounds[j]:pbounds[j + 1]]``;
+* the term table: ``keys``, uint64 per (field, term), sorted (a blake2b hash of ``field NUL term``), with
+  ``starts`` and ``counts`` (int64) into its field's postings;
+* a JSON directory of those arrays (offset, dtype, length), which the first bytes point to.
+
+A term costs a binary search in the (memory-mapped) keys and two or three ``pread`` calls into fresh arrays:
+the file's pages stay in the kernel's page cache, shared by every worker and never counted in a worker's
+memory, and nothing is decoded. The name matches Whoosh's segment file pattern, so Whoosh deletes the file
+with its segment. The reindex writes the file beside each segment it builds (``build.py``); Whoosh's own
+writer, which ``add`` and its merges use, writes one through ``w3.FlatTee`` before it publishes the
+segment. Serving reads postings and positions from these files only (``snapshot.py``): a segment without
+one cannot be served, and a write that cannot make one fails.
+
+Two (field, term) pairs of a segment with the same 64-bit key fail the write (about 10^-14 a pair); a term
+absent from a segment sharing a present term's key (as rare) would get that term's postings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SUFFIX = ".flat"
+MAGIC = b"SVFLAT2\n"
+_HEAD = len(MAGIC) + 16  # magic, then the directory's offset and length (uint64 each)
+_ALIGN = 64
+Section = list[Any]  # [offset, dtype, length]
+
+
+def term_key(fieldname: str, term: bytes) -> int:
+    # Stable across processes (str.__hash__ is salted): a worker writes, every other process reads.
+    digest = hashlib.blake2b(fieldname.encode("utf-8") + b"\0" + term, digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
+class FlatWriter:
+    """Writes one segment's file a field at a time, each field's postings a chunk at a time (a reindex
+    worker holds one chunk, not the field): the field's arrays are reserved first, sized from what the
+    caller knows, then filled in order; the term table and the directory come last, and ``finish``
+    publishes the file atomically."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+        self._fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        self._end = _HEAD
+        self._fields: dict[str, dict[str, Section]] = {}
+        self._keys: list[np.ndarray] = []
+        self._starts: list[np.ndarray] = []
+        self._counts: list[np.ndarray] = []
+        self._fits = True
+        self._field = ""
+        self._filled: dict[str, int] = {}  # per array of the open field: items written
+        self._positions_done = 0  # positions of the open field written so far
+
+    def _reserve(self, dtype: Any, n: int) -> Section:
+        at = self._end + (-self._end % _ALIGN)
+        self._end = at + np.dtype(dtype).itemsize * n
+        return [at, np.dtype(dtype).str, n]
+
+    def _append(self, kind: str, a: np.ndarray) -> None:
+        at, dtype, n = self._fields[self._field][kind]
+        done = self._filled[kind]
+        if done + len(a) > n:
+            raise ValueError(f"more {kind} than reserved for field {self._field!r}")
+        data = np.ascontiguousarray(a, np.dtype(dtype))
+        self._write(data.data, at + done * data.itemsize)
+        self._filled[kind] = done + len(a)
+
+    def _write(self, data: Any, at: int) -> None:
+        view = memoryview(data).cast("B")
+        while len(view):  # a regular file takes it whole, or the disk is full (an OSError)
+            n = os.pwrite(self._fd, view, at)
+            view, at = view[n:], at + n
+
+    def start_field(self, fieldname: str, postings: int, positions: int | None = None) -> None:
+        """A field of ``postings`` postings and, if it has positions, ``positions`` of them in all."""
+        sections = {"docs": self._reserve(np.uint32, postings), "weights": self._reserve(np.float32, postings)}
+        if positions is not None:
+            self._fits = self._fits and positions < 2**32  # uint32 bounds
+            sections["pbounds"] = self._reserve(np.uint32, postings + 1)
+            sections["positions"] = self._reserve(np.uint32, positions)
+        self._field = fieldname
+        self._fields[fieldname] = sections
+        self._filled = dict.fromkeys(sections, 0)
+        self._positions_done = 0
+        if positions is not None:
+            self._append("pbounds", np.zeros(1, np.uint32))
+
+    def add_postings(self, docs: np.ndarray, weights: np.ndarray, pcounts: np.ndarray | None = None,
+                     positions: np.ndarray | None = None) -> None:
+        """The field's next postings, in term order: documents, weights and, for a field with positions,
+        each posting's count of them and the positions themselves."""
+        self._append("docs", docs)
+        self._append("weights", weights)
+        if pcounts is not None and positions is not None:
+            bounds = np.cumsum(pcounts, dtype=np.int64) + self._positions_done
+            self._append("pbounds", bounds.astype(np.uint32))
+            self._append("positions", positions)
+            self._positions_done += int(pcounts.sum())
+
+    def end_field(self, terms: Sequence[bytes], bounds: np.ndarray) -> None:
+        """The field's terms, in the order their postings were given: ``terms[i]``'s are postings
+        ``bounds[i]`` to ``bounds[i + 1]``."""
+        if any(self._filled[k] != n for k, (_, _, n) in self._fields[self._field].items()):
+            raise ValueError(f"field {self._field!r} got fewer postings than reserved")
+        self._keys.append(np.fromiter((term_key(self._field, t) for t in terms), np.uint64, len(terms)))
+        self._starts.append(np.asarray(bounds[:-1], np.int64))
+        self._counts.append(np.diff(bounds).astype(np.int64))
+
+    def finish(self) -> None:
+        """Publishes the file; ValueError, leaving none, when two terms share a key or it cannot address its
+        positions (serving reads nothing else, so the segment must not be published without it)."""
+        keys = np.concatenate(self._keys) if self._keys else np.zeros(0, np.uint64)
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        if not self._fits or (len(keys) > 1 and bool((keys[1:] == keys[:-1]).any())):
+            self.cancel()
+            raise ValueError(f"{self._path}: two terms share a 64-bit key, or the positions do not fit")
+        table: dict[str, Section] = {}
+        columns = (("keys", keys), ("starts", _cat(self._starts)[order]), ("counts", _cat(self._counts)[order]))
+        for kind, values in columns:
+            table[kind] = self._reserve(values.dtype, len(values))
+            self._write(np.ascontiguousarray(values).data, table[kind][0])
+        directory = json.dumps({"version": 2, "fields": self._fields, "table": table}).encode("utf-8")
+        self._write(directory, self._end)
+        self._write(MAGIC + self._end.to_bytes(8, "little") + len(directory).to_bytes(8, "little"), 0)
+        os.close(self._fd)
+        self._fd = -1
+        os.replace(self._tmp, self._path)
+
+    def cancel(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        self._tmp.unlink(missing_ok=True)
+
+
+def _cat(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+
+class FlatPostings:
+    """One segment's ``.flat`` file, open for reading; safe to share between threads (``pread`` only)."""
+
+    def __init__(self, path: Path) -> None:
+        self._fd = -1
+        self._fd = os.open(path, os.O_RDONLY)
+        try:
+            head = os.pread(self._fd, _HEAD, 0)
+            if head[: len(MAGIC)] != MAGIC:
+                raise ValueError(f"{path} is not a flat postings file")
+            at = int.from_bytes(head[len(MAGIC):len(MAGIC) + 8], "little")
+            size = int.from_bytes(head[len(MAGIC) + 8:], "little")
+            meta = json.loads(os.pread(self._fd, size, at))
+            self._fields = {name: {kind: _section(sec) for kind, sec in secs.items()}
+                            for name, secs in meta["fields"].items()}
+            table = {kind: _section(sec) for kind, sec in meta["table"].items()}
+            sections = [*table.values(), *(sec for secs in self._fields.values() for sec in secs.values())]
+            end = max([at + size] + [off + dt.itemsize * n for off, dt, n in sections])
+            if os.fstat(self._fd).st_size < end:
+                raise ValueError(f"{path} is truncated")
+            # The term table is searched: mapped, so only the pages a lookup touches are read.
+            self._keys, self._starts, self._counts = (_mapped(path, table[k]) for k in ("keys", "starts", "counts"))
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __del__(self) -> None:
+        self.close()
+
+    def _find(self, fieldname: str, term: bytes) -> tuple[dict[str, tuple[int, np.dtype[Any], int]], int, int] | None:
+        sections = self._fields.get(fieldname)
+        if sections is None:
+            return None
+        key = np.uint64(term_key(fieldname, term))
+        i = int(np.searchsorted(self._keys, key))
+        if i == len(self._keys) or self._keys[i] != key:
+            return None
+        return sections, int(self._starts[i]), int(self._counts[i])
+
+    def _read(self, section: tuple[int, np.dtype[Any], int], start: int, n: int) -> np.ndarray:
+        offset, dtype, _ = section
+        out = np.empty(n, dtype)
+        if n and os.preadv(self._fd, [out.data], offset + start * dtype.itemsize) != out.nbytes:
+            raise OSError("flat postings file truncated")
+        return out
+
+    def postings(self, fieldname: str, term: bytes) -> tuple[np.ndarray, np.ndarray] | None:
+        """(docs, weights) of the term in this segment, docs ascending; None when it has none."""
+        found = self._find(fieldname, term)
+        if found is None:
+            return None
+        sections, start, n = found
+        return self._read(sections["docs"], start, n), self._read(sections["weights"], start, n)
+
+    def positions(self, fieldname: str, term: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(docs, bounds, positions): the term's positions in ``docs[i]`` are
+        ``positions[bounds[i]:bounds[i + 1]]``; None when the segment does not hold it (or the field has
+        no positions)."""
+        found = self._find(fieldname, term)
+        if found is None or "pbounds" not in found[0]:
+            return None
+        sections, start, n = found
+        pb = self._read(sections["pbounds"], start, n + 1).astype(np.int64)
+        positions = self._read(sections["positions"], int(pb[0]), int(pb[-1] - pb[0]))
+        return self._read(sections["docs"], start, n), pb - pb[0], positions
+
+
+def _section(sec: Section) -> tuple[int, np.dtype[Any], int]:
+    return int(sec[0]), np.dtype(sec[1]), int(sec[2])
+
+
+def _mapped(path: Path, section: tuple[int, np.dtype[Any], int]) -> np.ndarray:
+    offset, dtype, n = section
+    if n == 0:
+        return np.zeros(0, dtype)
+    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=(n,))
+
+
+def path_for(folder: Path | str, segment_id: str) -> Path:
+    """Where a segment's flat postings live: beside its W3 files, named like them (Whoosh cleans it up)."""
+    return Path(folder) / f"{segment_id}{SUFFIX}"
+
+
+def open_for(folder: Path | str, segment_id: str) -> FlatPostings | None:
+    """The segment's flat postings, or None (no file, or not readable: the generation cannot be served)."""
+    try:
+        return FlatPostings(path_for(folder, segment_id))
+    except (OSError, ValueError, KeyError, TypeError):  # missing, foreign, truncated, a garbled directory
+        return None

@@ -1,0 +1,206 @@
+"""One opened generation, as search reads it: postings, positions, live documents, lengths, stored fields, ids.
+
+Everything above the store reads an index through a Snapshot and never through Whoosh. Postings and
+positions come from each segment's flat file (``flat.py``), decode-free, one ``pread`` a term and
+segment; stored fields, ids and field lengths from Whoosh's own files. A Snapshot sees one commit: after an
+``add`` or ``delete``, ``reopened()`` gives the next one (the generation's vocabulary and bigram table,
+written by the reindex, stay). Reading never writes: a generation without what serving needs is refused
+with "run `searchsvc reindex`", never patched up by a reader.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+from whoosh import query as wq
+from whoosh.index import EmptyIndexError
+from whoosh.index import IndexError as WhooshIndexError
+
+from searchsvc.errors import IndexUnavailable
+from searchsvc.model import bigrams, vocabulary
+from searchsvc.model.vocabulary import Vocabulary
+from searchsvc.store import flat
+from searchsvc.store.home import Generation
+from searchsvc.store.w3 import open_index
+
+_UNREADABLE = (EmptyIndexError, WhooshIndexError, struct.error, OSError, ValueError, EOFError, KeyError)
+EMPTY_POSTINGS = (np.zeros(0, np.int32), np.zeros(0, np.float32))
+
+
+class Snapshot:
+    def __init__(self, gen: Generation, ix: Any, searcher: Any, vocab: Vocabulary) -> None:
+        self.generation = gen
+        self.vocabulary = vocab
+        self._ix = ix
+        self._searcher = searcher
+        reader = searcher.reader()
+        self._leaves: list[tuple[int, flat.FlatPostings]] = []
+        for sub, offset in reader.leaf_readers():
+            segment = sub.segment().segment_id()
+            found = flat.open_for(gen.path, segment)
+            if found is None:
+                raise IndexUnavailable(f"segment {segment} of {gen.path} has no readable flat postings: "
+                                       "run `searchsvc reindex SOURCE...`")
+            self._leaves.append((offset, found))
+        self.n: int = reader.doc_count_all()
+        live = np.ones(self.n, bool)
+        if reader.has_deletions():
+            live[[d for d in range(self.n) if reader.is_deleted(d)]] = False
+        self.live = live
+        self.doc_count = int(live.sum())
+        self._lengths: dict[str, tuple[np.ndarray, float]] = {}
+        self._columns: dict[str, list[Any]] = {}
+        self._published: np.ndarray | None = None
+
+    @classmethod
+    def open(cls, gen: Generation) -> Snapshot:
+        """The generation as served now; IndexUnavailable when it cannot be read or lacks its model."""
+        try:
+            ix = open_index(gen.path)
+            searcher = ix.searcher()
+        except _UNREADABLE as exc:
+            raise IndexUnavailable(f"index generation {gen.path} cannot be opened ({exc}): "
+                                   "run `searchsvc reindex SOURCE...`") from None
+        try:
+            return cls(gen, ix, searcher, _model(gen))
+        except BaseException:
+            searcher.close()
+            raise
+
+    def reopened(self) -> Snapshot | None:
+        """The generation's latest commit, or None when this snapshot already sees it."""
+        if self._searcher.up_to_date():
+            return None
+        # A fresh searcher, not Searcher.refresh(): that reuses segment readers and keeps their old
+        # deletion sets, so a deleted article would still be found.
+        try:
+            searcher = self._ix.searcher()
+        except _UNREADABLE as exc:
+            raise IndexUnavailable(f"index generation {self.generation.path} cannot be opened ({exc}): "
+                                   "run `searchsvc reindex SOURCE...`") from None
+        try:
+            return Snapshot(self.generation, self._ix, searcher, self.vocabulary)
+        except BaseException:
+            searcher.close()
+            raise
+
+    def close(self) -> None:
+        for _, f in self._leaves:
+            f.close()
+        self._searcher.close()
+
+    @property
+    def segments(self) -> int:
+        return len(self._leaves)
+
+    @property
+    def commit(self) -> str:
+        """Changes whenever the documents change: the generation and the commit seen (for ETags)."""
+        return f"{self.generation.number}-{self._searcher.reader().generation()}-{self.n}"
+
+    # -- postings ------------------------------------------------------------------------------
+
+    def postings(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(docnums int32 ascending, weights float32) of a term, deleted documents included."""
+        term = text.encode("utf-8")
+        ids: list[np.ndarray] = []
+        weights: list[np.ndarray] = []
+        for offset, segment in self._leaves:
+            got = segment.postings(field, term)
+            if got is not None:
+                ids.append(got[0].astype(np.int64) + offset)
+                weights.append(got[1])
+        if not ids:
+            return EMPTY_POSTINGS
+        return np.concatenate(ids).astype(np.int32), np.concatenate(weights).astype(np.float32)
+
+    def positions(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(docnums, bounds, positions): the term's positions in ``docnums[i]`` are
+        ``positions[bounds[i]:bounds[i + 1]]`` (int32 arrays)."""
+        term = text.encode("utf-8")
+        parts = []
+        for offset, segment in self._leaves:
+            got = segment.positions(field, term)
+            if got is not None:
+                parts.append((got[0].astype(np.int64) + offset, got[1], got[2]))
+        if not parts:
+            return np.zeros(0, np.int32), np.zeros(1, np.int32), np.zeros(0, np.int32)
+        shifts = np.cumsum([0] + [len(p[2]) for p in parts[:-1]])
+        bounds = np.concatenate([np.zeros(1, np.int64)] + [p[1][1:] + shift for p, shift in zip(parts, shifts)])
+        return (np.concatenate([p[0] for p in parts]).astype(np.int32), bounds.astype(np.int32),
+                np.concatenate([p[2] for p in parts]).astype(np.int32))
+
+    def doc_frequency(self, field: str, text: str) -> int:
+        """Live documents holding the term."""
+        ids, _ = self.postings(field, text)
+        return int(self.live[ids].sum()) if len(ids) else 0
+
+    def lengths(self, field: str) -> tuple[np.ndarray, float]:
+        """Each document's length in ``field`` (float32) and the live documents' average (at least 1)."""
+        got = self._lengths.get(field)
+        if got is None:
+            dfl = self._searcher.reader().doc_field_length
+            arr = np.fromiter((dfl(d, field, 0) for d in range(self.n)), np.float32, self.n)
+            got = (arr, max(1.0, float(arr[self.live].sum()) / max(1, self.doc_count)))
+            self._lengths[field] = got
+        return got
+
+    def terms(self, field: str) -> Iterator[str]:
+        """Every term of ``field`` in the index (deleted documents' included)."""
+        for term in self._searcher.reader().field_terms(field):
+            yield term.decode("utf-8") if isinstance(term, bytes) else term
+
+    # -- documents ------------------------------------------------------------------------------
+
+    def stored(self, docnum: int) -> dict[str, Any]:
+        return dict(self._searcher.stored_fields(docnum))
+
+    def docnum(self, article_id: str) -> int | None:
+        """The live document of an id, or None."""
+        # docs_for_query skips deleted documents; Searcher.document_number() does not.
+        for docnum in self._searcher.docs_for_query(wq.Term("id", article_id)):
+            return int(docnum)
+        return None
+
+    def documents(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """(docnum, stored fields) of every live document."""
+        yield from self._searcher.reader().iter_docs()
+
+    def column(self, name: str, default: Any) -> list[Any]:
+        """A sortable field's value for every docnum, read once.
+
+        Read segment by segment: Whoosh's multi-segment column reader fails when one segment has no
+        value at all for the field (a batch of articles without dates).
+        """
+        col = self._columns.get(name)
+        if col is None:
+            col = []
+            for sub, _offset in self._searcher.reader().leaf_readers():
+                if sub.has_column(name):
+                    col.extend(sub.column_reader(name))
+                else:
+                    col.extend([default] * sub.doc_count_all())
+            self._columns[name] = col
+        return col
+
+    @property
+    def published(self) -> np.ndarray:
+        """Publication time (epoch seconds) per docnum; 0 when unknown."""
+        if self._published is None:
+            # Whoosh fills a missing NUMERIC value with the type's maximum.
+            raw = np.asarray(self.column("published_ts", 0), dtype=np.int64)
+            self._published = np.where((raw > 0) & (raw < 2**62), raw, 0)
+        return self._published
+
+
+def _model(gen: Generation) -> Vocabulary:
+    vocab = vocabulary.load(gen.path)
+    table = bigrams.load(gen.path)
+    if vocab is None or table is None:
+        raise IndexUnavailable(f"index generation {gen.path} has no readable vocabulary or bigram table: "
+                               "run `searchsvc reindex SOURCE...`")
+    vocab.bigrams = table
+    return vocab
