@@ -182,16 +182,17 @@ def size_label(limit: int | None) -> str:
 
 
 def searchsvc_index(articles: Sequence[Article], limit: int | None, rebuild: bool, procs: int = 2) -> Path:
-    """An index home of ``articles`` under bench/out, built through ``searchsvc.indexing.reindex``
+    """An index home of ``articles`` under bench/out, built through ``searchsvc.store.writer.reindex``
     once and reused (``rebuild`` forces a new build)."""
     from searchsvc.store.home import IndexHome
-    from searchsvc.store.schema import SCHEMA_VERSION
+    from searchsvc.store.schema import FORMAT_VERSION, SCHEMA_VERSION
     from searchsvc.store.writer import reindex
 
     home_dir = OUT / f"index_{size_label(limit)}"
     stamp = home_dir / "bench.json"
     # A schema change makes the cached index unreadable (Engine refuses it): rebuild then.
-    expected = {"articles": len(articles), "tagging": TAGGING_VERSION, "schema": SCHEMA_VERSION}
+    expected = {"articles": len(articles), "tagging": TAGGING_VERSION, "schema": SCHEMA_VERSION,
+                "format": FORMAT_VERSION}
     if not rebuild and stamp.exists():
         built = json.loads(stamp.read_text(encoding="utf-8"))
         if {k: built.get(k) for k in expected} == expected:

@@ -1,6 +1,6 @@
 """Check that ``pyvi_words`` is exactly pyvi's segmentation, and ``word_spans`` slice to its words, on whole corpora.
 
-tests/test_segment.py checks the same two properties on the packaged sample; this runs them on every
+tests/analysis/test_segment.py checks the same two properties on the packaged sample; this runs them on every
 news corpus in ../shared/data (pyvi's CRF is the cost: the whole of baomoi takes a long while, hence
 ``--limit``). For each title, lead and body (NFC, without ``_``, which pyvi's output could not tell
 apart from its joiner):
@@ -13,28 +13,17 @@ apart from its joiner):
 
 from __future__ import annotations
 
-import time
+import sys
 import unicodedata
-from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 
 import click
 from pyvi import ViTokenizer
 
 from searchsvc.analysis.segment import pyvi_words, word_spans
-from searchsvc.evaluation import load_corpus
 
-NEWS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "news"
-FIELDS = ("title", "lead", "body")
-
-
-@dataclass
-class Tally:
-    docs: int = 0
-    texts: int = 0
-    failures: int = 0
-    examples: list[str] = field(default_factory=list)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _news import NEWS, check_corpora  # noqa: E402
 
 
 def text_failure(text: str) -> str | None:
@@ -54,43 +43,18 @@ def text_failure(text: str) -> str | None:
     return None
 
 
-def check_corpus(path: Path, limit: int | None, chars: int | None, max_examples: int = 5) -> Tally:
-    tally = Tally()
-    for doc in islice(load_corpus(path), limit):
-        tally.docs += 1
-        for name in FIELDS:
-            value = doc.get(name)
-            if not isinstance(value, str) or not value.strip() or "_" in value:
-                continue
-            text = unicodedata.normalize("NFC", value[:chars])
-            tally.texts += 1
-            why = text_failure(text)
-            if why is not None:
-                tally.failures += 1
-                if len(tally.examples) < max_examples:
-                    tally.examples.append(f"{doc.get('id')}/{name}: {why}")
-    return tally
-
-
 @click.command()
 @click.option("--limit", type=int, default=None, help="Documents per corpus (default: all).")
 @click.option("--chars", type=int, default=None, help="Check only this prefix of each field (default: all of it).")
 @click.option("--news", type=click.Path(exists=True, file_okay=False, path_type=Path), default=NEWS, show_default=True)
 def main(limit: int | None, chars: int | None, news: Path) -> None:
-    total_failures = 0
-    for path in sorted(news.glob("*.jsonl.gz")):
-        started = time.perf_counter()
-        tally = check_corpus(path, limit, chars)
-        seconds = time.perf_counter() - started
-        total_failures += tally.failures
-        print(
-            f"{path.name:<28} docs {tally.docs:>7,}  texts {tally.texts:>8,}  failures {tally.failures:>6,}  "
-            f"{seconds:7.1f} s"
-        )
-        for example in tally.examples:
-            print(f"    {example}")
-    if total_failures:
-        raise SystemExit(1)
+    def check(value: str) -> tuple[int, list[str]]:
+        if "_" in value:  # pyvi's output could not tell it from its joiner
+            return 0, []
+        why = text_failure(unicodedata.normalize("NFC", value[:chars]))
+        return 1, [why] if why else []
+
+    check_corpora(news, limit, check, "texts")
 
 
 if __name__ == "__main__":

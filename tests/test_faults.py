@@ -27,7 +27,7 @@ from pathlib import Path
 from searchsvc.articles import Article
 from searchsvc.sample import SAMPLE_PATH
 from searchsvc.search.engine import Engine
-from searchsvc.store import writer as indexing
+from searchsvc.store import writer
 from searchsvc.store.home import IndexHome
 from searchsvc.web.app import create_app
 
@@ -114,7 +114,7 @@ def kill_group(pgid: int) -> None:
 
 def test_sigkilled_reindex_never_fails_a_request_and_the_next_reindex_succeeds(tmp_path: Path) -> None:
     home = tmp_path / "index"
-    indexing.build_index(SEED_ARTICLES, home)
+    writer.build_index(SEED_ARTICLES, home)
     rng = random.Random(int(os.environ.get("SEARCHSVC_FAULT_SEED", "20240611")))
     querier = Querier(home)
     querier.start()
@@ -129,7 +129,7 @@ def test_sigkilled_reindex_never_fails_a_request_and_the_next_reindex_succeeds(t
             else:
                 assert wait_for_build(home, proc), proc.stderr.read().decode() if proc.stderr else ""
                 article = Article(id=f"trial-{trial}", title=f"Tin thử nghiệm số {trial}", body="Nội dung thử nghiệm.")
-                indexing.add(IndexHome(home), [article])  # journaled for a reindex that will never replay it
+                writer.add(IndexHome(home), [article])  # journaled for a reindex that will never replay it
                 added.append(article.id)
                 time.sleep(rng.uniform(0.0, 3.0))
             assert proc.poll() is None, f"trial {trial}: the reindex ended before its kill"

@@ -11,7 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from searchsvc.articles import Article
-from searchsvc.store import writer as indexing
+from searchsvc.store import writer
 from searchsvc.store.home import IndexHome
 from searchsvc.web.app import create_app
 
@@ -25,7 +25,7 @@ def client_for(home: Path) -> FlaskClient:
 
 def good(home: Path, ident: str = "g1") -> None:
     article = Article(id=ident, title="Giá vàng tăng mạnh", body="Giá vàng miếng tăng.", tags=("Kinh tế",))
-    indexing.reindex(IndexHome(home), [article])
+    writer.reindex(IndexHome(home), [article])
 
 
 def assert_unavailable(client: FlaskClient, code: str = "index_unavailable") -> None:

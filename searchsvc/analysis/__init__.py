@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from searchsvc.analysis.normalize import canonical, canonical_text, fold, fold_text, normalize
+from searchsvc.analysis.normalize import canonical, fold, fold_text, normalize
 
 __all__ = [
-    "Token", "analyse", "syllables", "syllable_spans", "postings", "canonical", "fold", "canonical_text", "fold_text",
+    "Token", "analyse", "syllables", "syllable_spans", "postings", "canonical", "fold", "fold_text",
     "normalize", "WORD_JOINER",
 ]
 
@@ -46,10 +46,6 @@ class _Analysis:
     starts: tuple[int, ...]
     ends: tuple[int, ...]
     n_syllables: int
-
-
-def _origin(mapping: list[int] | None, offset: int) -> int:
-    return offset if mapping is None else mapping[offset]
 
 
 @lru_cache(maxsize=256)

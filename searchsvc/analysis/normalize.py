@@ -60,11 +60,6 @@ def fold(token: str) -> str:
     return folded or token
 
 
-def canonical_text(text: str) -> str:
-    """A whole string in canonical form, for comparing values such as tags and categories."""
-    return " ".join(canonical(t) for t in text.split())
-
-
 def fold_text(text: str) -> str:
     """A whole string folded, for diacritic-insensitive keys such as tag names."""
     return " ".join(fold(canonical(t)) for t in text.split())

@@ -19,7 +19,6 @@ import re
 import string
 import struct
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from pyvi.ViTokenizer import ViTokenizer
@@ -43,39 +42,6 @@ _PUNCTUATION = frozenset(string.punctuation)
 _BIGRAMS: set[str] = ViTokenizer.bi_grams
 _TRIGRAMS: set[str] = ViTokenizer.tri_grams
 _INSIDE = 1  # label id of "I_W" (checked when the model is read)
-
-
-def _features(tokens: list[str]) -> list[dict[str, Any]]:
-    """pyvi's feature dicts, verbatim: the fallback path and the reference for the fast scorer."""
-    lower = [t.lower() for t in tokens]
-    title = [t.istitle() for t in tokens]
-    upper = [t.isupper() for t in tokens]
-    n = len(tokens)
-    feats: list[dict[str, Any]] = []
-    for i in range(n):
-        f: dict[str, Any] = {
-            "bias": 1.0,
-            "word.lower()": lower[i],
-            "word.isupper()": upper[i],
-            "word.istitle()": title[i],
-            "word.isdigit()": tokens[i].isdigit(),
-        }
-        if i > 0:
-            f["-1:word.lower()"] = lower[i - 1]
-            f["-1:word.istitle()"] = title[i - 1]
-            f["-1:word.isupper()"] = upper[i - 1]
-            f["-1:word.bi_gram()"] = lower[i - 1] + " " + lower[i] in _BIGRAMS
-            if i > 1:
-                f["-2:word.tri_gram()"] = lower[i - 2] + " " + lower[i - 1] + " " + lower[i] in _TRIGRAMS
-        if i < n - 1:
-            f["+1:word.lower()"] = lower[i + 1]
-            f["+1:word.istitle()"] = title[i + 1]
-            f["+1:word.isupper()"] = upper[i + 1]
-            f["+1:word.bi_gram()"] = lower[i] + " " + lower[i + 1] in _BIGRAMS
-            if i < n - 2:
-                f["+2:word.tri_gram()"] = lower[i] + " " + lower[i + 1] + " " + lower[i + 2] in _TRIGRAMS
-        feats.append(f)
-    return feats
 
 
 def _read_crfsuite_model(path: str) -> tuple[list[str], dict[str, list[float]], list[list[float]]]:

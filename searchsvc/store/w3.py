@@ -184,6 +184,8 @@ class _CachedLengths:
     def doc_field_length(self, docnum: int, fieldname: str, default: int = 0) -> int:
         col = self._cache.get(fieldname)
         if col is None:
+            if not hasattr(self._lengths, "doc_count_all"):  # not a segment's lengths (Whoosh's own tests)
+                return int(self._lengths.doc_field_length(docnum, fieldname))
             get = self._lengths.doc_field_length
             col = [get(d, fieldname, default) for d in range(self._lengths.doc_count_all())]
             self._cache[fieldname] = col

@@ -1,9 +1,10 @@
 """Reindex, add and delete: every change to an index goes through here.
 
-A reindex builds a complete generation in a private folder (all cores, Whoosh's multi-process
-writer) and publishes it atomically; ``add``/``delete`` change the current generation under the
-writer lock. While a reindex runs, add/delete are also journaled, and the reindex replays that
-journal into its new generation before publishing, so no update is lost to the switch.
+A reindex builds a complete generation in a private folder (worker processes writing whole segments,
+``build.py``), with its vocabulary and bigram table, and publishes it atomically, or publishes nothing.
+``add``/``delete`` change the current generation under the writer lock. While a reindex runs, add/delete
+are also journaled, and the reindex replays that journal into its new generation before publishing, so
+no update is lost to the switch.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from searchsvc.articles import Article
 from searchsvc.cli import main
 from searchsvc.errors import IndexVersionMismatch, LockTimeout
 from searchsvc.search.engine import Engine, SearchRequest
-from searchsvc.store import writer as indexing
+from searchsvc.store import writer
 from searchsvc.store.home import IndexHome
 
 FORK = multiprocessing.get_context("fork")
@@ -54,11 +54,11 @@ def gated(articles: list[Article], gate: Path, after: int) -> Iterator[Article]:
 
 
 def _reindex_child(home: Path, articles: list[Article], gate: Path, after: int) -> None:
-    indexing.reindex(IndexHome(home), gated(articles, gate, after), procs=1)
+    writer.reindex(IndexHome(home), gated(articles, gate, after), procs=1)
 
 
 def _add_child(home: Path, articles: list[Article]) -> None:
-    indexing.add(IndexHome(home), articles)
+    writer.add(IndexHome(home), articles)
 
 
 def start_gated_reindex(home: Path, articles: list[Article], tmp_path: Path) -> tuple[Any, Path]:
@@ -75,7 +75,7 @@ def start_gated_reindex(home: Path, articles: list[Article], tmp_path: Path) -> 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     path = tmp_path / "index"
-    indexing.reindex(IndexHome(path), [art(f"old{i}") for i in range(5)])
+    writer.reindex(IndexHome(path), [art(f"old{i}") for i in range(5)])
     return path
 
 
@@ -97,7 +97,7 @@ def test_add_during_reindex_is_served_at_once_and_replayed_into_the_new_generati
     sources = [art(f"new{i}") for i in range(6)]
     proc, gate = start_gated_reindex(home, sources, tmp_path)
     try:
-        report = indexing.add(IndexHome(home), [art("late", title="Bão số 3 đổ bộ")])
+        report = writer.add(IndexHome(home), [art("late", title="Bão số 3 đổ bộ")])
         assert report.generation == 1
         assert "late" in ids_in(home)  # the serving generation has it now
     finally:
@@ -114,7 +114,7 @@ def test_an_add_during_reindex_replaces_the_sources_version(home: Path, tmp_path
     sources = [art(f"new{i}") for i in range(6)]
     proc, gate = start_gated_reindex(home, sources, tmp_path)
     try:
-        indexing.add(IndexHome(home), [art("new5", title="Sửa lại tiêu đề")])
+        writer.add(IndexHome(home), [art("new5", title="Sửa lại tiêu đề")])
     finally:
         gate.touch()
         proc.join(120)
@@ -127,7 +127,7 @@ def test_delete_during_reindex_is_replayed(home: Path, tmp_path: Path) -> None:
     sources = [art("old0"), *(art(f"new{i}") for i in range(6))]
     proc, gate = start_gated_reindex(home, sources, tmp_path)
     try:
-        report = indexing.delete(IndexHome(home), ["old0", "new1"])  # new1 is not served yet
+        report = writer.delete(IndexHome(home), ["old0", "new1"])  # new1 is not served yet
         assert report.deleted == 1
         assert "old0" not in ids_in(home)
     finally:
@@ -140,12 +140,12 @@ def test_delete_during_reindex_is_replayed(home: Path, tmp_path: Path) -> None:
 def test_writer_lock_timeout_is_a_clear_error_and_changes_nothing(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(indexing, "WRITER_LOCK_TIMEOUT", 0.2)
+    monkeypatch.setattr(writer, "WRITER_LOCK_TIMEOUT", 0.2)
     with IndexHome(home).lock("writer", timeout=1.0):
         with pytest.raises(LockTimeout, match=r"another job holds .*writer\.lock.*try again"):
-            indexing.add(IndexHome(home), [art("blocked")])
+            writer.add(IndexHome(home), [art("blocked")])
         with pytest.raises(LockTimeout):
-            indexing.delete(IndexHome(home), ["old0"])
+            writer.delete(IndexHome(home), ["old0"])
         result = CliRunner().invoke(main, ["--index-dir", str(home), "delete", "old1"])
         assert result.exit_code == 1
         assert result.stderr.startswith("Error: another job holds") and "Traceback" not in result.stderr
@@ -156,7 +156,7 @@ def test_a_second_reindex_fails_at_once_while_one_runs(home: Path, tmp_path: Pat
     proc, gate = start_gated_reindex(home, [art(f"new{i}") for i in range(4)], tmp_path)
     try:
         with pytest.raises(LockTimeout, match="reindex.lock"):
-            indexing.reindex(IndexHome(home), [art("other")])
+            writer.reindex(IndexHome(home), [art("other")])
     finally:
         gate.touch()
         proc.join(120)
@@ -172,10 +172,10 @@ def test_a_killed_reindex_leaves_current_and_the_next_one_cleans_up(home: Path, 
     assert IndexHome(home).current().number == 1
     assert ids_in(home) == {f"old{i}" for i in range(5)}
     # Nobody will replay a journal for a dead reindex: an add now goes to the serving generation only.
-    indexing.add(IndexHome(home), [art("after-kill")])
+    writer.add(IndexHome(home), [art("after-kill")])
     assert "after-kill" in ids_in(home)
 
-    report = indexing.reindex(IndexHome(home), [art("fresh")])
+    report = writer.reindex(IndexHome(home), [art("fresh")])
     assert report.generation == 2  # the dead build was removed first, so its number is free again
     assert sorted(p.name for p in home.iterdir() if p.name.startswith(("gen-", "CURRENT", "reindex.active"))) == [
         "CURRENT", "gen-000001", "gen-000002"]
@@ -187,12 +187,12 @@ def test_an_index_of_another_schema_version_is_refused_with_a_message(home: Path
     meta = (gen.path / "meta.json").read_text().replace('"schema_version": ', '"schema_version": 1000 + ')
     (gen.path / "meta.json").write_text(meta.replace("1000 + ", "99"))
     with pytest.raises(IndexVersionMismatch, match=r"schema version 99\d*, this searchsvc needs"):
-        indexing.add(IndexHome(home), [art("x")])
+        writer.add(IndexHome(home), [art("x")])
     with pytest.raises(IndexVersionMismatch, match="searchsvc reindex"):
         Engine.open(home)
     result = CliRunner().invoke(main, ["--index-dir", str(home), "stats"])
     assert result.exit_code == 1 and "this searchsvc needs" in result.stderr
-    indexing.reindex(IndexHome(home), [art("rebuilt")])  # a reindex is the way out
+    writer.reindex(IndexHome(home), [art("rebuilt")])  # a reindex is the way out
     assert Engine.open(home).search(SearchRequest(q="giá vàng")).total == 1
 
 
@@ -208,7 +208,7 @@ def test_slow_work_is_done_before_taking_the_writer_lock(home: Path, monkeypatch
     # Every add, delete and reindex switch waits on writer.lock (60 s at most), so what takes
     # seconds under load (the vocabulary of a whole generation; loading pyvi) happens outside it.
     seen: dict[str, bool] = {}
-    build, warm = indexing.vocabulary.build, indexing.analyse
+    build, warm = writer.vocabulary.build, writer.analyse
 
     def vocabulary_build(reader: Any) -> Any:
         seen["vocabulary"] = _writer_lock_is_free(home)
@@ -218,8 +218,8 @@ def test_slow_work_is_done_before_taking_the_writer_lock(home: Path, monkeypatch
         seen.setdefault("analysis", _writer_lock_is_free(home))
         return warm(text, words)
 
-    monkeypatch.setattr(indexing.vocabulary, "build", vocabulary_build)
-    monkeypatch.setattr(indexing, "analyse", analyse)
-    indexing.reindex(IndexHome(home), [art("v1")])
-    indexing.add(IndexHome(home), [art("v2")])
+    monkeypatch.setattr(writer.vocabulary, "build", vocabulary_build)
+    monkeypatch.setattr(writer, "analyse", analyse)
+    writer.reindex(IndexHome(home), [art("v1")])
+    writer.add(IndexHome(home), [art("v2")])
     assert seen == {"vocabulary": True, "analysis": True}

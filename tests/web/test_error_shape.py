@@ -91,12 +91,12 @@ def test_missing_index(tmp_path: Path, make_app: AppFactory, url: str) -> None:
 
 
 def test_unexpected_exception(client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    from searchsvc.search import engine as search
+    from searchsvc.search import engine
 
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(search.Engine, "search", boom)
+    monkeypatch.setattr(engine.Engine, "search", boom)
     response = client.get("/api/search?q=x")
     assert_error_shape(response, 500, "internal_error")
     assert b"secret internal detail" not in response.data

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 
 from searchsvc.articles import Article
 from searchsvc.config import DEFAULTS
-from searchsvc.store import writer as indexing
+from searchsvc.store import writer
 from searchsvc.web import api
 from searchsvc.web.app import CSP
 
@@ -39,7 +39,7 @@ def xss_app(tmp_path: Path, make_app: Any) -> Flask:
         for n, p in enumerate(PAYLOADS)
     ]
     home = tmp_path / "index"
-    indexing.build_index(articles, home)
+    writer.build_index(articles, home)
     return make_app(home)
 
 
