@@ -10,7 +10,7 @@ opened the index, after the mix. The query mix is made in a child process, so th
 counts here.
 
     python bench/worker_memory.py --requests 17000            # about one worker's share of a 60 s run
-    python bench/worker_memory.py --set POSTINGS_CACHE_MB=0 --json worker_memory.json
+    python bench/worker_memory.py --set WARM_TERMS=0 --json worker_memory.json
 """
 
 from __future__ import annotations

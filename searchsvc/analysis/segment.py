@@ -10,7 +10,7 @@ handing it to crfsuite, which turns every feature back into a string and looks i
 The model is small (two labels, ~6,000 attributes), so we read its weights from the model file once
 (:class:`_Crf`) and sum them per token with numpy, *in crfsuite's order*: floating-point addition is
 not associative, and the same additions in the same order give bit-identical scores, hence the same
-Viterbi path. ``tests/test_segment.py`` checks the output against ``pyvi.ViTokenizer.tokenize``.
+Viterbi path. ``tests/analysis/test_segment.py`` checks the output against ``pyvi.ViTokenizer.tokenize``.
 """
 
 from __future__ import annotations

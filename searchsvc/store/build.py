@@ -4,9 +4,9 @@ Whoosh's writer sends every posting through a pool of 5-tuples, sorts the pool a
 postings one at a time to the posting writer; its multi-process writer also round-trips every document
 through pickled temp files. Here a worker keeps each field's postings as flat columns (term id,
 document, weight, value bytes), orders them once with numpy and writes every posting list in one call
-(:class:`searchsvc.codec.BulkPostingsWriter`). Fields are indexed by the schema's own field objects and
+(:class:`searchsvc.store.w3.BulkPostingsWriter`). Fields are indexed by the schema's own field objects and
 the files are Whoosh's W3 segments, so what lands in the index is what ``SegmentWriter`` would write
-(``tests/test_indexing_fast_path.py`` compares the two).
+(``tests/store/test_build.py`` compares the two).
 """
 
 from __future__ import annotations

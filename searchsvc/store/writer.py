@@ -28,7 +28,7 @@ from searchsvc.analysis import analyse, fold_text
 from searchsvc.articles import Article, Rejected, Superseded, article_from_mapping, article_to_mapping
 from searchsvc.errors import IndexUnavailable, InputError, JobRefused, NotFound
 from searchsvc.model import bigrams, vocabulary
-from searchsvc.store import build as segments
+from searchsvc.store import build
 from searchsvc.store.home import IndexHome
 from searchsvc.store.schema import TEXT_PARTS, build_schema
 from searchsvc.store.w3 import FastW3Codec
@@ -129,16 +129,16 @@ def build_generation(directory: Path, items: Iterable[Article | Rejected | Super
     intake = _Intake(report)
     ix = whoosh_index.create_in(str(directory), build_schema())
     procs = max(1, procs)
-    # ``procs`` worker processes each write whole segments, published together (see segments.py);
-    # the fast path covers every field type our schema uses (tests/test_indexing_fast_path.py).
-    assert segments.supported(ix.schema), "schema.py added a field type segments.py cannot write"
+    # ``procs`` worker processes each write whole segments, published together (see build.py);
+    # the fast path covers every field type our schema uses (tests/store/test_build.py).
+    assert build.supported(ix.schema), "schema.py added a field type build.py cannot write"
     articles = intake.articles(items, progress, "indexing")
 
     def then_finishing() -> Iterator[Article]:
         yield from articles
         _stage(progress, f"finishing segments ({plural(procs, 'process')})")
 
-    count, observed = segments.write_index(directory, then_finishing(), doc_fields, procs, FastW3Codec(),
+    count, observed = build.write_index(directory, then_finishing(), doc_fields, procs, FastW3Codec(),
                                            observer=_BigramCounter)
     bigrams.save(directory, bigrams.merge(observed))
     if intake.latest:
@@ -153,7 +153,7 @@ def build_generation(directory: Path, items: Iterable[Article | Rejected | Super
 
 
 class _BigramCounter:
-    """Counts the adjacent syllables of every article a reindex process indexes (a ``segments.Observer``)."""
+    """Counts the adjacent syllables of every article a reindex process indexes (a ``build.Observer``)."""
 
     def __init__(self) -> None:
         self.counter = bigrams.Counter()
@@ -184,9 +184,9 @@ def reindex(
         with home.lock("writer", WRITER_LOCK_TIMEOUT):
             (home.path / _MARKER).write_text(str(os.getpid()), encoding="utf-8")
             journal_start = home.journal_size()
-        number, build = home.new_build_dir()
+        number, folder = home.new_build_dir()
         try:
-            count = build_generation(build, items, procs, report, progress)
+            count = build_generation(folder, items, procs, report, progress)
             _check_rejects(report, max_rejects, "published")
             _check_shrink(home, count, shrink_guard, report)
             # The accent-restoration vocabulary ships inside the generation it describes. It is built
@@ -194,24 +194,24 @@ def reindex(
             # delete waits on that lock); like an add to a serving generation, replayed changes do not
             # update it.
             _stage(progress, "building the vocabulary")
-            with whoosh_index.open_dir(str(build)).searcher() as s:
-                vocabulary.save(build, vocabulary.build(s.reader()))
+            with whoosh_index.open_dir(str(folder)).searcher() as s:
+                vocabulary.save(folder, vocabulary.build(s.reader()))
             with home.lock("writer", WRITER_LOCK_TIMEOUT):
                 replayed = home.read_journal(journal_start)
                 if replayed:
                     _stage(progress, f"replaying {plural(len(replayed), 'change')} made meanwhile")
-                    _apply_changes(whoosh_index.open_dir(str(build)), replayed)
-                with whoosh_index.open_dir(str(build)).searcher() as s:
+                    _apply_changes(whoosh_index.open_dir(str(folder)), replayed)
+                with whoosh_index.open_dir(str(folder)).searcher() as s:
                     count = s.doc_count()
-                home.write_meta(build, {"doc_count": count, "created": datetime.now(UTC).isoformat(),
+                home.write_meta(folder, {"doc_count": count, "created": datetime.now(UTC).isoformat(),
                                         "rejected": len(report.rejected)})
                 _stage(progress, f"publishing generation {number}")
-                gen = home.publish(number, build)
+                gen = home.publish(number, folder)
                 home.journal.unlink(missing_ok=True)
                 (home.path / _MARKER).unlink(missing_ok=True)
         except BaseException:
-            # Nothing was published: the build goes now, not at the next run, and adds stop journaling.
-            shutil.rmtree(build, ignore_errors=True)
+            # Nothing was published: the folder goes now, not at the next run, and adds stop journaling.
+            shutil.rmtree(folder, ignore_errors=True)
             (home.path / _MARKER).unlink(missing_ok=True)
             raise
         home.clean()
@@ -236,7 +236,7 @@ def _check_shrink(home: IndexHome, count: int, shrink_guard: float, report: Inge
 
 def _apply_changes(ix: Any, entries: list[dict[str, Any]]) -> tuple[int, int]:
     """Apply journal-shaped entries ({"op": "add", "article": {...}} / {"op": "delete", "id": ...})."""
-    # compound=False: see segments.py (a compound segment is copied into memory by every reader).
+    # compound=False: see build.py (a compound segment is copied into memory by every reader).
     writer: SegmentWriter = ix.writer(codec=FastW3Codec(), timeout=WRITER_LOCK_TIMEOUT, compound=False)
     added = deleted = 0
     try:

@@ -1,7 +1,7 @@
 """The OpenAPI 3.1 description of the JSON API (served at /api/openapi.json).
 
 Kept as data next to the API rather than generated from it, so the document says what clients may
-rely on; ``tests/test_openapi.py`` fails when a route exists that this document does not describe.
+rely on; ``tests/web/test_openapi.py`` fails when a route exists that this document does not describe.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import pytest
 
 from searchsvc.errors import IndexUnavailable, IndexVersionMismatch, LockTimeout
 from searchsvc.store.home import IndexHome
-from searchsvc.store.schema import SCHEMA_VERSION
+from searchsvc.store.schema import FORMAT_VERSION, SCHEMA_VERSION
 
 
 def _published(home: IndexHome) -> int:
@@ -78,6 +78,20 @@ def test_meta_of_another_schema_version_names_both_versions(tmp_path: Path) -> N
     assert f"schema version {SCHEMA_VERSION + 1}" in info.value.message
     assert f"needs {SCHEMA_VERSION}" in info.value.message
     assert "searchsvc reindex" in info.value.message
+
+
+def test_meta_without_the_format_version_is_refused(tmp_path: Path) -> None:
+    # An index written before FORMAT_VERSION existed (it may have segments without flat postings).
+    home = IndexHome(tmp_path)
+    _published(home)
+    gen = home.current()
+    meta = json.loads((gen.path / "meta.json").read_text())
+    assert meta["format_version"] == FORMAT_VERSION
+    for written in ({k: v for k, v in meta.items() if k != "format_version"}, {**meta, "format_version": 0}):
+        (gen.path / "meta.json").write_text(json.dumps(written))
+        with pytest.raises(IndexVersionMismatch) as info:
+            home.meta(gen)
+        assert f"needs {FORMAT_VERSION}" in info.value.message and "searchsvc reindex" in info.value.message
 
 
 def test_unreadable_meta_is_unavailable(tmp_path: Path) -> None:
