@@ -62,10 +62,10 @@ def load(directory: Path) -> Vocabulary | None:
     """The generation's vocabulary, or None when it has none (or an unreadable one)."""
     try:
         with open(directory / FILE, "rb") as fh:
-            vocab: Vocabulary = pickle.load(fh)
-            return vocab
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
-        return None
+            vocab = pickle.load(fh)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, ValueError):
+        return None  # missing, truncated, or naming code that has since moved
+    return vocab if isinstance(vocab, Vocabulary) else None
 
 
 def save(directory: Path, vocab: Vocabulary) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from searchsvc.analysis import WORD_JOINER, analyse, fold_text
+from searchsvc.analysis import WORD_JOINER, analyse, fold_text, syllables
 from searchsvc.query.nodes import Node, Or, Term
 from searchsvc.query.plan import STOPWORDS
 from searchsvc.search.evaluate import Evaluator
@@ -26,7 +26,11 @@ TITLE_WEIGHT = 2.0
 WORD_WEIGHT = 1.5  # pyvi words say more about the topic than single syllables
 TAG_BOOST = 3.0
 CATEGORY_BOOST = 1.0
-DUPLICATE_SIMILARITY = 0.8
+# Two stories are copies (one syndicated, lightly edited) when this share of their text's 4-syllable runs
+# is the same (Jaccard of shingles, over the first SHINGLE_CHARS characters of title, lead and body).
+COPY_SIMILARITY = 0.5
+SHINGLE = 4
+SHINGLE_CHARS = 4000
 # A related story shares at least this many reasons with the article: distinct key terms (a word and its
 # syllables count once) and tags, an editor's own statement of what a story is about.
 MIN_CONCEPTS = 2
@@ -36,6 +40,17 @@ def concepts(matched: set[str]) -> int:
     """Distinct key terms among ``matched``: a pyvi word and the syllables it is made of count once."""
     covered = {part for term in matched if WORD_JOINER in term for part in term.split(WORD_JOINER)}
     return sum(1 for term in matched if term not in covered)
+
+
+def shingles(fields: Mapping[str, Any]) -> set[int]:
+    """The story's runs of SHINGLE folded syllables, hashed: what a copy keeps even under a new headline."""
+    text = "\n".join(fields.get(k) or "" for k in ("title", "lead", "body"))[:SHINGLE_CHARS]
+    folded = [t.folded for t in syllables(text)]
+    return {hash(tuple(folded[i:i + SHINGLE])) for i in range(max(1, len(folded) - SHINGLE + 1))}
+
+
+def _copies(a: set[int], b: set[int]) -> bool:
+    return bool(a and b) and len(a & b) / len(a | b) >= COPY_SIMILARITY
 
 
 def term_counts(title: str, text: str) -> dict[str, float]:
@@ -91,11 +106,11 @@ def related(snapshot: Snapshot, settings: Mapping[str, Any], stored: Mapping[str
     # Which key terms each candidate holds: the reasons shown, and what near-copies are judged by.
     holds = {term: np.isin(docs, snapshot.postings("text", term)[0]) for term, _ in terms}
     own_key = fold_text(title)
-    own_terms = {t for t, _ in terms}
+    own_text = shingles(stored)
     tag_keys = {fold_text(t) for t in tags}
     out: list[RelatedHit] = []
     seen_titles = {own_key} if own_key else set()
-    kept_terms: list[set[str]] = []
+    kept_texts: list[set[int]] = []
     for i, (docnum, score) in enumerate(zip(docs.tolist(), scores.tolist())):
         fields = snapshot.stored(docnum)
         key = fold_text(fields.get("title") or "")
@@ -107,13 +122,11 @@ def related(snapshot: Snapshot, settings: Mapping[str, Any], stored: Mapping[str
             continue  # one word in common is a coincidence, not a related story
         if key in seen_titles:
             continue  # the same story syndicated under the same headline
-        if own_terms and len(matched) / len(own_terms) >= DUPLICATE_SIMILARITY and exclude is not None:
-            continue  # a near-copy of the article itself
-        if any(kept and len(matched & kept) / max(1, len(matched | kept)) >= DUPLICATE_SIMILARITY
-               for kept in kept_terms):
-            continue  # a near-copy of a story already listed
+        story = shingles(fields)
+        if _copies(story, own_text) or any(_copies(story, kept) for kept in kept_texts):
+            continue  # a copy of the article itself, or of a story already listed
         seen_titles.add(key)
-        kept_terms.append(matched)
+        kept_texts.append(story)
         shared_terms = [t.replace("_", " ") for t, _ in terms if t in matched][:8]
         out.append(RelatedHit(hit(snapshot, docnum, score), shared_tags, shared_terms))
         if len(out) >= limit:
