@@ -59,7 +59,10 @@ class Evaluator:
         if boost:
             lengths, average = self.snapshot.lengths(field)
             norm = K1 * (1 - B + B * lengths[ids] / average)
-            weight = boost * idf(max(1, self.snapshot.doc_count), len(ids))
+            # Live documents only, in df as in N: a replaced article's old copy stays in the postings
+            # until a merge, and must not make its words look commoner.
+            df = int(np.count_nonzero(self.snapshot.live[ids]))
+            weight = boost * idf(max(1, self.snapshot.doc_count), df)
             v.score[ids] = weight * w * (K1 + 1) / (w + norm)
         return v
 

@@ -67,6 +67,7 @@ class FlatWriter:
         self._field = ""
         self._filled: dict[str, int] = {}  # per array of the open field: items written
         self._positions_done = 0  # positions of the open field written so far
+        self._max_doc = -1  # recorded, with the segment's id, so a reader can tell the file is its segment's
 
     def _reserve(self, dtype: Any, n: int) -> Section:
         at = self._end + (-self._end % _ALIGN)
@@ -108,6 +109,8 @@ class FlatWriter:
         each posting's count of them and the positions themselves."""
         self._append("docs", docs)
         self._append("weights", weights)
+        if len(docs):
+            self._max_doc = max(self._max_doc, int(docs.max()))
         if pcounts is not None and positions is not None:
             bounds = np.cumsum(pcounts, dtype=np.int64) + self._positions_done
             self._append("pbounds", bounds.astype(np.uint32))
@@ -137,7 +140,8 @@ class FlatWriter:
         for kind, values in columns:
             table[kind] = self._reserve(values.dtype, len(values))
             self._write(np.ascontiguousarray(values).data, table[kind][0])
-        directory = json.dumps({"version": 2, "fields": self._fields, "table": table}).encode("utf-8")
+        directory = json.dumps({"version": 2, "segment": self._path.name.removesuffix(SUFFIX),
+                                "max_doc": self._max_doc, "fields": self._fields, "table": table}).encode("utf-8")
         self._write(directory, self._end)
         self._write(MAGIC + self._end.to_bytes(8, "little") + len(directory).to_bytes(8, "little"), 0)
         os.close(self._fd)
@@ -168,6 +172,8 @@ class FlatPostings:
             at = int.from_bytes(head[len(MAGIC):len(MAGIC) + 8], "little")
             size = int.from_bytes(head[len(MAGIC) + 8:], "little")
             meta = json.loads(os.pread(self._fd, size, at))
+            self.segment: str = meta["segment"]
+            self.max_doc: int = meta["max_doc"]
             self._fields = {name: {kind: _section(sec) for kind, sec in secs.items()}
                             for name, secs in meta["fields"].items()}
             table = {kind: _section(sec) for kind, sec in meta["table"].items()}
@@ -243,9 +249,14 @@ def path_for(folder: Path | str, segment_id: str) -> Path:
     return Path(folder) / f"{segment_id}{SUFFIX}"
 
 
-def open_for(folder: Path | str, segment_id: str) -> FlatPostings | None:
-    """The segment's flat postings, or None (no file, or not readable: the generation cannot be served)."""
+def open_for(folder: Path | str, segment_id: str, doc_count: int) -> FlatPostings | None:
+    """The flat postings of the segment ``segment_id`` of ``doc_count`` documents, or None (no file, not
+    readable, or another segment's: the generation cannot be served)."""
     try:
-        return FlatPostings(path_for(folder, segment_id))
+        found = FlatPostings(path_for(folder, segment_id))
     except (OSError, ValueError, KeyError, TypeError):  # missing, foreign, truncated, a garbled directory
         return None
+    if found.segment != segment_id or found.max_doc >= doc_count:
+        found.close()
+        return None
+    return found

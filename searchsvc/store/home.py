@@ -222,6 +222,11 @@ class IndexHome:
             fh.flush()
             os.fsync(fh.fileno())
 
+    def truncate_journal(self, size: int) -> None:
+        """Drop what was appended after ``size`` bytes: a change that failed must not be replayed."""
+        if self.journal_size() > size:
+            os.truncate(self.journal, size)
+
     def read_journal(self, offset: int) -> list[dict[str, Any]]:
         try:
             with open(self.journal, "rb") as fh:

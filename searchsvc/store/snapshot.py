@@ -40,7 +40,7 @@ class Snapshot:
         self._leaves: list[tuple[int, flat.FlatPostings]] = []
         for sub, offset in reader.leaf_readers():
             segment = sub.segment().segment_id()
-            found = flat.open_for(gen.path, segment)
+            found = flat.open_for(gen.path, segment, sub.doc_count_all())
             if found is None:
                 raise IndexUnavailable(f"segment {segment} of {gen.path} has no readable flat postings: "
                                        "run `searchsvc reindex SOURCE...`")

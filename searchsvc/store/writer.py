@@ -277,8 +277,13 @@ def _change(home: IndexHome, entries: list[dict[str, Any]], missing_ok: bool = T
         ix = whoosh_index.open_dir(str(gen.path))
         if not missing_ok:
             _refuse_missing(ix, [e["id"] for e in entries if e["op"] == "delete"])
+        journaled = home.journal_size()
         _journal_if_reindexing(home, entries)
-        added, deleted = _apply_changes(ix, entries)
+        try:
+            added, deleted = _apply_changes(ix, entries)
+        except BaseException:
+            home.truncate_journal(journaled)  # nothing changed: a running reindex must not replay it
+            raise
         with whoosh_index.open_dir(str(gen.path)).searcher() as s:
             count = s.doc_count()
         meta = home.meta(gen)

@@ -1,14 +1,17 @@
-"""Flat postings hold exactly the W3 postings, and search reads them (or W3 where a segment has none).
+"""Flat postings hold exactly the W3 postings; serving reads nothing else, so a segment needs its file.
 
-A real-news index (300 articles of the packaged sample, two worker processes: a segment each) is
-read both ways for every term of every field: docnums, weights and positions must be equal, for the
-segments the reindex writes and for those Whoosh's own writer makes (``add``, merges). Search answers
-must not change when the flat files are removed, and a segment without one is read from W3 beside
-flat ones.
+A real-news index (300 articles of the packaged sample, two worker processes: a segment each) grows
+by ``add`` until Whoosh merges the small segments, then gets one more ``add``: its reindex segments,
+its merged segment and its plain ``add`` segment are read for every term of every field both through
+the Snapshot (flat files) and through Whoosh's own reader (W3 postings): docnums, weights and
+positions must be equal. A segment whose flat file is missing or unreadable cannot be served, and a
+flat write that fails (two terms with one key) fails the reindex or ``add`` that made it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -18,17 +21,18 @@ import pytest
 from whoosh import index as whoosh_index
 
 from searchsvc.articles import Article
-from searchsvc.search.engine import Engine, SearchRequest
-from searchsvc.search.evaluate import ReaderStats, _raw, _read_postings, _read_values
-from searchsvc.store import flat as flatpostings
-from searchsvc.store import writer as indexing
-from searchsvc.store.flat import FlatPostings, FlatWriter
+from searchsvc.errors import IndexUnavailable
+from searchsvc.search.engine import Engine
+from searchsvc.store import flat, writer
 from searchsvc.store.home import IndexHome
-from searchsvc.store.w3 import CompactPositions, FastW3Codec, decode_many
+from searchsvc.store.snapshot import Snapshot
+from searchsvc.store.w3 import CompactPositions, FastW3Codec
+from searchsvc.web.app import create_app
 
 N_DOCS = 300
-QUERIES = ("việt nam", "viet nam", "\"hà nội\"", "cong an", "bóng đá", "tre em", "thủ tướng chính phủ",
-           "\"trung quoc\"", "giá vàng", "tai nan giao thong", "-ha noi xe")
+ADD_BATCH = 10
+MERGING_ADDS = 6  # Whoosh's MERGE_SMALL folds the six small add segments into one on the sixth add
+REINDEX_HINT = "run `searchsvc reindex"
 
 
 @pytest.fixture(scope="module")
@@ -38,182 +42,314 @@ def articles(sample_articles: tuple[Article, ...]) -> list[Article]:
 
 
 @pytest.fixture(scope="module")
+def extra(sample_articles: tuple[Article, ...], articles: list[Article]) -> list[Article]:
+    taken = {a.id for a in articles}
+    rest = [a for a in sample_articles if a.id not in taken]
+    assert len(rest) >= (MERGING_ADDS + 1) * ADD_BATCH
+    return rest
+
+
+@pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory, articles: list[Article]) -> Path:
     home = tmp_path_factory.mktemp("flat") / "index"
-    indexing.build_index(articles, home, procs=2)  # a segment per worker process
+    writer.build_index(articles, home, procs=2)  # a segment per worker process
     return home
 
 
-def _copy(built: Path, tmp_path: Path) -> Path:
-    home = tmp_path / "index"
+@pytest.fixture(scope="module")
+def grown(built: Path, extra: list[Article], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """``built`` after adds that Whoosh merges (one replacing an earlier add's article), then one more add."""
+    home = tmp_path_factory.mktemp("grown") / "index"
     shutil.copytree(built, home)
-    return home
+    reindexed = _segment_ids(home)
+    for k in range(MERGING_ADDS + 1):
+        batch = extra[k * ADD_BATCH:(k + 1) * ADD_BATCH]
+        if k == 3:  # a deleted document inside a segment that gets merged: the merge renumbers
+            batch = [*batch, dataclasses.replace(extra[0], title=extra[0].title + " (cập nhật)")]
+        if k == MERGING_ADDS - 1:
+            merged_away = _segment_ids(home) - reindexed
+        writer.add(IndexHome(home), batch)
+    return {"home": home, "reindexed": reindexed, "merged_away": merged_away, "replaced": extra[0].id,
+            "last_add": extra[MERGING_ADDS * ADD_BATCH:][:ADD_BATCH]}
 
 
-def _w3_postings(sub: object, fieldname: str, term: bytes) -> tuple[np.ndarray, np.ndarray]:
-    ids: list[np.ndarray] = []
-    weights: list[np.ndarray] = []
-    _read_postings(sub.postings(fieldname, term), 0, ids, weights)  # type: ignore[attr-defined]
-    return np.concatenate(ids), np.concatenate(weights)
+def _copy(home: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "index"
+    shutil.copytree(home, out)
+    return out
 
 
-def _check_segment(gen: Path, sub: Any) -> tuple[int, int]:
-    """Every term of every field of one segment: flat == W3. Returns (terms, positional terms) checked."""
-    flat = flatpostings.open_for(gen, sub.segment().segment_id())
-    assert flat is not None, "the segment has its flat file"
+def _leaves(home: Path) -> list[tuple[str, int]]:
+    """(segment id, documents) of each segment, in docnum order."""
+    reader = whoosh_index.open_dir(str(IndexHome(home).current().path)).reader()
+    return [(sub.segment().segment_id(), sub.doc_count_all()) for sub, _ in reader.leaf_readers()]
+
+
+def _segment_ids(home: Path) -> set[str]:
+    return {segment for segment, _ in _leaves(home)}
+
+
+def _flat_names(home: Path) -> set[str]:
+    return {p.name for p in IndexHome(home).current().path.glob(f"*{flat.SUFFIX}*")}
+
+
+def _w3(reader: Any, fieldname: str, term: bytes, positional: bool) -> tuple[list[int], list[float], list[list[int]]]:
+    """A term's postings as Whoosh's own reader decodes them from the W3 blocks (index-wide docnums)."""
+    ids: list[int] = []
+    weights: list[float] = []
+    positions: list[list[int]] = []
+    m = reader.postings(fieldname, term)
+    while m.is_active():
+        ids.append(m.id())
+        weights.append(m.weight())
+        if positional:
+            positions.append(list(m.value_as("positions")))
+        m.next()
+    return ids, weights, positions
+
+
+def _check_every_term(home: Path) -> tuple[int, int]:
+    """Every term of every field: the Snapshot's postings and positions == Whoosh's W3 ones.
+
+    Returns (terms, positional terms) checked. Numeric terms (``published_ts``) are binary, not text a
+    Snapshot is asked for: they are checked in each segment's flat file directly.
+    """
+    gen = IndexHome(home).current()
+    snap = Snapshot.open(gen)
+    reader = whoosh_index.open_dir(str(gen.path)).reader()
+    assert not reader.has_deletions(), "the W3 side below would skip deleted documents"
+    leaves = [(flat.open_for(gen.path, sub.segment().segment_id(), sub.doc_count_all()), offset)
+              for sub, offset in reader.leaf_readers()]
+    assert snap.n == reader.doc_count_all() and snap.segments == len(leaves)
     checked = positional = 0
-    for fieldname, term in sub.all_terms():
-        ids, weights = _w3_postings(sub, fieldname, term)
-        got = flat.postings(fieldname, term)
-        assert got is not None, (fieldname, term)
-        assert got[0].tolist() == ids.tolist(), (fieldname, term)
-        assert got[1].tolist() == weights.astype(np.float32).tolist(), (fieldname, term)
-        if isinstance(sub.schema[fieldname].format, CompactPositions):
-            w3_ids: list[np.ndarray] = []
-            values: list[bytes] = []
-            _read_values(sub.postings(fieldname, term), 0, w3_ids, values, None)
-            bounds, positions = decode_many(values)
-            fdocs, fbounds, fpositions = flat.positions(fieldname, term)  # type: ignore[misc]
-            assert fdocs.tolist() == ids.tolist()
-            assert fbounds.tolist() == bounds.tolist(), (fieldname, term)
-            assert fpositions.tolist() == positions.tolist(), (fieldname, term)
-            # And what Whoosh's own format decodes, for the first posting.
-            m = _raw(sub.postings(fieldname, term))
-            assert fpositions[fbounds[0]:fbounds[1]].tolist() == CompactPositions().decode_positions(m.value())
+    for fieldname, term in reader.all_terms():
+        is_positional = isinstance(reader.schema[fieldname].format, CompactPositions)
+        ids, weights, positions = _w3(reader, fieldname, term, is_positional)
+        assert ids, (fieldname, term)
+        try:
+            text = term.decode("utf-8")
+        except UnicodeDecodeError:
+            assert fieldname == "published_ts", term
+            got_ids: list[int] = []
+            got_weights: list[float] = []
+            for segment, offset in leaves:
+                found = segment.postings(fieldname, term)  # type: ignore[union-attr]
+                if found is not None:
+                    got_ids += (found[0].astype(np.int64) + offset).tolist()
+                    got_weights += found[1].tolist()
+            assert (got_ids, got_weights) == (ids, np.asarray(weights, np.float32).tolist()), (fieldname, term)
+            checked += 1
+            continue
+        docs, w = snap.postings(fieldname, text)
+        assert docs.tolist() == ids, (fieldname, text)
+        assert w.tolist() == np.asarray(weights, np.float32).tolist(), (fieldname, text)
+        pdocs, bounds, pos = snap.positions(fieldname, text)
+        if is_positional:
+            assert pdocs.tolist() == ids, (fieldname, text)
+            assert [pos[bounds[i]:bounds[i + 1]].tolist() for i in range(len(ids))] == positions, (fieldname, text)
             positional += 1
+        else:
+            assert len(pdocs) == 0 and len(pos) == 0, (fieldname, text)  # a field without positions
         checked += 1
-    # Terms that the segment does not hold are not found.
-    assert flat.postings("text", "không có từ này".encode()) is None
-    assert flat.positions("text_fold", b"zzzzqq") is None
+    # Terms the index does not hold are not found (not some other term's postings).
+    assert len(snap.postings("text", "không có từ này")[0]) == 0
+    assert len(snap.positions("text_fold", "zzzzqq")[0]) == 0
+    assert len(snap.postings("no_such_field", "viet")[0]) == 0
+    snap.close()
     return checked, positional
 
 
-def test_every_term_of_every_field_reads_the_same_from_flat_and_w3(built: Path) -> None:
-    gen = IndexHome(built).current().path
-    leaves = whoosh_index.open_dir(str(gen)).reader().leaf_readers()
-    assert len(leaves) == 2
-    counts = [_check_segment(gen, sub) for sub, _ in leaves]
-    assert sum(c for c, _ in counts) > 10_000 and sum(p for _, p in counts) > 5_000
+# -- (a) flat == W3, for every kind of segment --------------------------------------------------
 
 
-def test_search_answers_the_same_without_flat_files(built: Path, tmp_path: Path) -> None:
-    flat_home = _copy(built, tmp_path / "a")
-    w3_home = _copy(built, tmp_path / "b")
-    removed = list(IndexHome(w3_home).current().path.glob(f"*{flatpostings.SUFFIX}"))
-    assert removed
-    for p in removed:
-        p.unlink()
-    settings = {"RESULT_CACHE": 0, "WARM_TERMS": 0}
-    with_flat, without = Engine.open(flat_home, settings), Engine.open(w3_home, settings)
-    stats = with_flat._derived_stats()
-    assert all(f is not None for f in stats.flats)
-    assert all(f is None for f in without._derived_stats().flats)
-    for q in QUERIES:
-        a, b = with_flat.search(SearchRequest(q=q)), without.search(SearchRequest(q=q))
-        assert a.total == b.total and a.total > 0, q
-        assert [(h.id, h.score) for h in a.hits] == [(h.id, h.score) for h in b.hits], q
-        assert a.facets == b.facets, q
+def test_every_term_reads_the_same_from_flat_and_w3_in_reindex_merged_and_add_segments(grown: dict[str, Any]) -> None:
+    home = grown["home"]
+    leaves = _leaves(home)
+    reindexed = [n for segment, n in leaves if segment in grown["reindexed"]]
+    later = [(segment, n) for segment, n in leaves if segment not in grown["reindexed"]]
+    assert len(reindexed) == 2 and sum(reindexed) == N_DOCS, "the two reindex segments are still there"
+    # One segment merged from the six adds (61 documents written, the replaced copy dropped), then
+    # the last add's own segment.
+    assert [n for _, n in later] == [MERGING_ADDS * ADD_BATCH, ADD_BATCH], leaves
+    checked, positional = _check_every_term(home)
+    assert checked > 15_000 and positional > 10_000
+    # What search sees of the merged and the added segments: the replaced article once, with its new
+    # title, in the merged one; the last add's articles after it.
+    snap = Snapshot.open(IndexHome(home).current())
+    docnum = snap.docnum(grown["replaced"])
+    assert docnum is not None and N_DOCS <= docnum < N_DOCS + MERGING_ADDS * ADD_BATCH
+    assert snap.stored(docnum)["title"].endswith("(cập nhật)")
+    assert sum(f["id"] == grown["replaced"] for _, f in snap.documents()) == 1
+    assert [snap.docnum(a.id) for a in grown["last_add"]] == list(range(snap.n - ADD_BATCH, snap.n))
+    snap.close()
 
 
-def _new_articles(n: int) -> list[Article]:
-    return [Article(id=f"new-{i}", title=f"Giá vàng hôm nay tăng mạnh phiên {i}", lead="Giá vàng SJC tăng.",
-                    body=f"Thị trường vàng trong nước sôi động, Hà Nội ngày {i}.") for i in range(n)]
-
-
-def test_segments_written_by_add_get_flat_postings_too(built: Path, tmp_path: Path) -> None:
+def test_an_optimizing_merge_through_our_codec_replaces_the_flat_files_by_one_holding_the_same_postings(
+        built: Path, tmp_path: Path) -> None:
     home = _copy(built, tmp_path)
-    indexing.add(IndexHome(home), _new_articles(3))
+    before = _flat_names(home)
+    assert len(before) == 2
     gen = IndexHome(home).current().path
-    leaves = whoosh_index.open_dir(str(gen)).reader().leaf_readers()
-    assert len(leaves) == 3
-    checked, positional = _check_segment(gen, leaves[-1][0])  # the add's segment, from Whoosh's writer
-    assert checked > 20 and positional > 10
-    engine = Engine.open(home, {"RESULT_CACHE": 0, "WARM_TERMS": 0})
-    assert all(f is not None for f in engine._derived_stats().flats)
-    ids = {h.id for h in engine.search(SearchRequest(q="giá vàng", per_page=100)).hits}
-    assert {"new-0", "new-1", "new-2"} <= ids and len(ids) > 3
-
-
-def test_a_segment_without_flat_postings_is_read_from_w3_beside_flat_ones(built: Path, tmp_path: Path) -> None:
-    home = _copy(built, tmp_path)
-    indexing.add(IndexHome(home), _new_articles(3))
-    settings = {"RESULT_CACHE": 0, "WARM_TERMS": 0}
-    with_file = Engine.open(home, settings)
-    before = {q: with_file.search(SearchRequest(q=q)) for q in QUERIES}
-    gen = IndexHome(home).current().path
-    added = whoosh_index.open_dir(str(gen)).reader().leaf_readers()[-1][0].segment().segment_id()
-    (gen / f"{added}{flatpostings.SUFFIX}").unlink()
-    engine = Engine.open(home, settings)
-    stats = engine._derived_stats()
-    assert stats.flats[-1] is None and all(f is not None for f in stats.flats[:-1])
-    for q in QUERIES:
-        got = engine.search(SearchRequest(q=q))
-        assert got.total == before[q].total, q
-        assert [(h.id, h.score) for h in got.hits] == [(h.id, h.score) for h in before[q].hits], q
-    ids, _ = stats.postings("text", "vàng")
-    assert np.all(np.diff(ids) > 0), "docnums ascending across flat and W3 segments"
-    assert {"new-0", "new-1"} <= {h.id for h in engine.search(SearchRequest(q="giá vàng", per_page=100)).hits}
-
-
-def test_whoosh_replaces_flat_files_with_their_segments(built: Path, tmp_path: Path) -> None:
-    home = _copy(built, tmp_path)
-    gen = IndexHome(home).current().path
-    before = {p.name for p in gen.glob(f"*{flatpostings.SUFFIX}")}
-    # Every segment merged into a new one, through our codec as add's merges are (Whoosh's default codec,
-    # say ``ix.optimize()``, writes no flat file: that segment would be read from W3).
     whoosh_index.open_dir(str(gen)).writer(codec=FastW3Codec(), compound=False).commit(optimize=True)
-    after = {p.name for p in gen.glob(f"*{flatpostings.SUFFIX}")}
-    assert before and not after & before
-    ((merged, _),) = whoosh_index.open_dir(str(gen)).reader().leaf_readers()
-    assert after == {f"{merged.segment().segment_id()}{flatpostings.SUFFIX}"}  # the merge wrote its own
-    _check_segment(gen, merged)
-    assert not list(gen.glob("*.tmp-*"))
-    engine = Engine.open(home, {"RESULT_CACHE": 0, "WARM_TERMS": 0})
-    assert engine.search(SearchRequest(q="việt nam")).total > 0
+    (merged, n), = _leaves(home)
+    assert n == N_DOCS
+    # (b) the old segments' flat files went with them; the merge wrote its own before publishing.
+    assert _flat_names(home) == {f"{merged}{flat.SUFFIX}"} and not before & _flat_names(home)
+    assert not [p.name for p in gen.iterdir() if ".tmp-" in p.name]
+    checked, positional = _check_every_term(home)
+    assert checked > 10_000 and positional > 5_000
 
 
-def test_damaged_flat_files_fall_back_to_w3(tmp_path: Path) -> None:
-    path = tmp_path / f"MAIN_x{flatpostings.SUFFIX}"
-    w = FlatWriter(path)
-    w.start_field("text", 3, 4)
-    w.add_postings(np.array([1, 5]), np.array([1.0, 3.0]), np.array([1, 2]), np.array([7, 1, 9]))
-    w.add_postings(np.array([2]), np.array([1.5]), np.array([1]), np.array([4]))  # in chunks
-    w.end_field([b"a", b"b"], np.array([0, 2, 3]))
-    w.start_field("tag_key", 1)
-    with pytest.raises(ValueError):
-        w.add_postings(np.array([3, 4]), np.ones(2))  # more than reserved
-    w.add_postings(np.array([3]), np.ones(1))
-    w.end_field([b"a"], np.array([0, 1]))
-    assert w.finish()
-    flat = FlatPostings(path)
-    docs, bounds, positions = flat.positions("text", b"a")  # type: ignore[misc]
-    assert (docs.tolist(), bounds.tolist(), positions.tolist()) == ([1, 5], [0, 1, 3], [7, 1, 9])
-    assert flat.postings("text", b"b")[1].tolist() == [1.5]  # type: ignore[index]
-    assert flat.postings("title", b"a") is None  # the field is part of the key
-    assert flat.postings("tag_key", b"a")[0].tolist() == [3]  # type: ignore[index]
-    assert flat.positions("tag_key", b"a") is None  # a field without positions
+# -- (b) Whoosh replaces a merged segment's flat file ----------------------------------------------
+
+
+def test_adds_that_merge_leave_one_flat_file_per_live_segment_and_no_stale_ones(grown: dict[str, Any]) -> None:
+    home = grown["home"]
+    assert len(grown["merged_away"]) == MERGING_ADDS - 1
+    assert not grown["merged_away"] & _segment_ids(home)
+    assert _flat_names(home) == {f"{s}{flat.SUFFIX}" for s in _segment_ids(home)}
+    assert not [p.name for p in IndexHome(home).current().path.iterdir() if ".tmp" in p.name]
+
+
+# -- (c) no readable flat file, no serving ----------------------------------------------------------
+
+
+def _damage(path: Path, how: str) -> None:
     data = path.read_bytes()
-    path.write_bytes(data[: len(data) - 8])
-    assert flatpostings.open_for(tmp_path, "MAIN_x") is None
-    path.write_bytes(b"not a flat file" + data[15:])
-    assert flatpostings.open_for(tmp_path, "MAIN_x") is None
-    assert flatpostings.open_for(tmp_path, "MAIN_missing") is None
+    if how == "missing":
+        path.unlink()
+    elif how == "empty":
+        path.write_bytes(b"")
+    elif how == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "tail-cut":
+        path.write_bytes(data[:-8])  # the JSON directory, last in the file, loses its end
+    elif how == "foreign":
+        path.write_bytes(b"not a flat file" + data[15:])
+    elif how == "garbled-directory":
+        at = int.from_bytes(data[len(flat.MAGIC):len(flat.MAGIC) + 8], "little")
+        path.write_bytes(data[:at] + b"{" * (len(data) - at))
+    else:
+        raise AssertionError(how)
 
 
-def test_two_terms_with_one_key_write_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(flatpostings, "term_key", lambda fieldname, term: 42)
-    path = tmp_path / f"MAIN_y{flatpostings.SUFFIX}"
-    w = FlatWriter(path)
-    w.start_field("text", 2)
-    w.add_postings(np.array([0, 1]), np.ones(2))
-    w.end_field([b"a", b"b"], np.array([0, 1, 2]))
-    assert not w.finish()
-    assert list(tmp_path.iterdir()) == []
+DAMAGE = ["missing", "empty", "truncated", "tail-cut", "foreign", "garbled-directory"]
 
 
-def test_reader_stats_cache_holds_flat_reads(built: Path) -> None:
-    reader = whoosh_index.open_dir(str(IndexHome(built).current().path)).reader()
-    stats = ReaderStats.of(reader, 2**20)
-    first = stats.postings("text_fold", "viet")
-    assert stats.postings("text_fold", "viet") is first  # cached
-    assert stats.cached_bytes <= 2**20 or len(stats.cache) == 1
+@pytest.mark.parametrize("how", DAMAGE)
+def test_a_segment_without_a_readable_flat_file_is_unavailable_everywhere(index_dir: Path, how: str) -> None:
+    gen = IndexHome(index_dir).current()
+    files = sorted(gen.path.glob(f"*{flat.SUFFIX}"))
+    assert len(files) == 1
+    _damage(files[0], how)
+    for open_it in (lambda: Snapshot.open(gen), lambda: Engine.open(index_dir)):
+        with pytest.raises(IndexUnavailable) as caught:
+            open_it()
+        assert REINDEX_HINT in caught.value.message, caught.value.message
+    app = create_app({"INDEX_DIR": str(index_dir), "TESTING": True})
+    response = app.test_client().get("/api/search?q=x")
+    assert response.status_code == 503 and response.mimetype == "application/json"
+    error = response.get_json()["error"]
+    assert error["code"] == "index_unavailable" and REINDEX_HINT in error["message"], error
+
+
+def test_an_added_segment_without_its_flat_file_is_unavailable_too(index_dir: Path) -> None:
+    home = IndexHome(index_dir)
+    writer.add(home, [Article(id="n1", title="Giá vàng hôm nay", body="Giá vàng miếng tăng mạnh.")])
+    first, added = (segment for segment, _ in _leaves(index_dir))
+    flat.path_for(home.current().path, added).unlink()
+    with pytest.raises(IndexUnavailable, match="run `searchsvc reindex") as caught:
+        Snapshot.open(home.current())
+    assert added in caught.value.message and first not in caught.value.message  # names the bad segment
+
+
+def test_a_served_snapshot_does_not_reopen_a_commit_whose_segment_lacks_its_flat_file(index_dir: Path) -> None:
+    home = IndexHome(index_dir)
+    snap = Snapshot.open(home.current())
+    writer.add(home, [Article(id="n1", title="Giá vàng hôm nay", body="Giá vàng miếng tăng mạnh.")])
+    added = _leaves(index_dir)[-1][0]
+    flat.path_for(home.current().path, added).unlink()
+    with pytest.raises(IndexUnavailable, match="run `searchsvc reindex"):
+        snap.reopened()
+    assert snap.doc_count == 7 and len(snap.postings("text", "vàng")[0]) > 0  # the old one still reads
+
+
+# -- (d) a flat write that fails fails the job ------------------------------------------------------
+
+
+FRESH = [Article(id=f"n{i}", title=f"Giá vàng phiên {i}", body="Giá vàng miếng tăng mạnh.") for i in range(40)]
+
+
+def _same_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(flat, "term_key", lambda fieldname, term: 42)
+
+
+def _home_state(home: Path) -> tuple[list[str], str | None]:
+    current = home / "CURRENT"
+    return sorted(p.name for p in home.iterdir() if p.name.startswith("gen-")), (
+        current.read_text(encoding="utf-8") if current.exists() else None)
+
+
+@pytest.mark.parametrize("procs", [1, 2])
+def test_two_terms_with_one_key_fail_a_reindex_and_the_previous_generation_still_serves(
+        index_dir: Path, monkeypatch: pytest.MonkeyPatch, procs: int) -> None:
+    before = _home_state(index_dir)
+    _same_key(monkeypatch)
+    # In process a ValueError; from a worker process, the WorkerError that carries its traceback.
+    with pytest.raises(Exception, match="share a 64-bit key"):
+        writer.reindex(IndexHome(index_dir), FRESH, procs=procs)
+    monkeypatch.undo()
+    assert _home_state(index_dir) == before  # nothing published, the build folder gone
+    engine = Engine.open(index_dir)
+    assert engine.snapshot.generation.name == before[1].strip()  # type: ignore[union-attr]
+    assert engine.snapshot.doc_count == 7 and engine.snapshot.docnum("n1") is None
+
+
+def test_two_terms_with_one_key_fail_a_first_reindex_and_publish_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "index"
+    _same_key(monkeypatch)
+    with pytest.raises(ValueError, match="share a 64-bit key"):
+        writer.build_index(FRESH, home, procs=1)
+    assert _home_state(home) == ([], None)
+    assert not IndexHome(home).exists()
+    with pytest.raises(IndexUnavailable):
+        Engine.open(home)
+
+
+def test_two_terms_with_one_key_fail_an_add_and_change_nothing(index_dir: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    home = IndexHome(index_dir)
+    gen = home.current()
+    toc = whoosh_index.open_dir(str(gen.path)).latest_generation()
+    flats = _flat_names(index_dir)
+    _same_key(monkeypatch)
+    new = Article(id="n1", title="Giá vàng hôm nay", body="Giá vàng miếng tăng mạnh.")
+    with pytest.raises(ValueError, match="share a 64-bit key"):
+        writer.add(home, [new, dataclasses.replace(new, id="a1")])  # a new id, and a replacement
+    monkeypatch.undo()
+    assert whoosh_index.open_dir(str(gen.path)).latest_generation() == toc  # no commit
+    assert _flat_names(index_dir) == flats
+    assert home.meta(gen)["doc_count"] == 7
+    snap = Engine.open(index_dir).snapshot
+    assert snap.doc_count == 7 and snap.docnum("n1") is None
+    assert snap.stored(snap.docnum("a1"))["title"] == "Bảo vệ trẻ em trong mùa hè"  # type: ignore[arg-type]
+    # The failed writer let go of the index: the next add goes through, and is served.
+    writer.add(home, [new])
+    snap = Engine.open(index_dir).snapshot
+    assert snap.doc_count == 8 and snap.docnum("n1") is not None
+    assert _flat_names(index_dir) == {f"{s}{flat.SUFFIX}" for s in _segment_ids(index_dir)}
+    assert not [name for name in os.listdir(gen.path) if ".tmp" in name]
+
+
+def test_a_flat_file_of_another_segment_is_refused_not_a_500(tmp_path: Path) -> None:
+    home = tmp_path / "index"
+    writer.build_index([Article(id=f"x{i}", title="Giá vàng", body=f"Giá vàng tăng {i}.") for i in range(20)], home)
+    writer.add(IndexHome(home), [Article(id="y", title="Giá lúa", body="Giá lúa giảm.")])
+    gen = IndexHome(home).current()
+    first, added = (s.segment().segment_id() for s, _ in whoosh_index.open_dir(str(gen.path)).reader().leaf_readers())
+    shutil.copy(flat.path_for(gen.path, first), flat.path_for(gen.path, added))  # readable, not its own
+    response = create_app({"INDEX_DIR": str(home), "TESTING": True}).test_client().get("/api/search?q=giá vàng")
+    assert response.status_code == 503, response.get_json()
+    with pytest.raises(IndexUnavailable, match="run `searchsvc reindex"):
+        Snapshot.open(gen)

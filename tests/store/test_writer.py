@@ -223,3 +223,21 @@ def test_slow_work_is_done_before_taking_the_writer_lock(home: Path, monkeypatch
     writer.reindex(IndexHome(home), [art("v1")])
     writer.add(IndexHome(home), [art("v2")])
     assert seen == {"vocabulary": True, "analysis": True}
+
+
+def test_a_failed_add_during_a_reindex_is_not_journaled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = IndexHome(tmp_path / "index")
+    writer.reindex(home, [art("old0")])
+    (home.path / "reindex.active").write_text(str(os.getpid()), encoding="utf-8")  # a reindex is running
+    writer.add(home, [art("journaled")])
+    size = home.journal_size()
+    assert size > 0
+
+    def broken(ix: Any, entries: list[dict[str, Any]]) -> tuple[int, int]:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(writer, "_apply_changes", broken)
+    with pytest.raises(OSError):
+        writer.add(home, [art("failed")])
+    assert home.journal_size() == size  # the reindex replays the change that landed, not the one that failed
+    assert [e["article"]["id"] for e in home.read_journal(0)] == ["journaled"]
