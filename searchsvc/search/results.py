@@ -28,8 +28,11 @@ class SearchRequest:
     recency: bool = True
 
 
-def validate(req: SearchRequest, settings: Mapping[str, Any]) -> None:
-    """The request within the settings' limits, else InputError naming the parameter (the API's and the CLI's)."""
+def validate(req: SearchRequest, settings: Mapping[str, Any], query_terms: int = 0) -> None:
+    """The request within the settings' limits, else InputError naming the parameter (the API's and the CLI's).
+
+    ``query_terms``: the words, phrases and filters its query text parses to (``ParsedQuery.terms``).
+    """
     most = int(settings["MAX_QUERY_CHARS"])
     for name, value in (("q", req.q), ("category", req.category), ("author", req.author),
                         *(("tag", t) for t in req.tags)):
@@ -47,6 +50,9 @@ def validate(req: SearchRequest, settings: Mapping[str, Any]) -> None:
         raise InputError(f"parameter 'sort' must be one of {', '.join(SORTS)}, got {req.sort[:40]!r}")
     if req.date_from and req.date_to and req.date_from > req.date_to:
         raise InputError(f"parameter 'from' ({req.date_from}) is after 'to' ({req.date_to})")
+    terms = query_terms + len(req.tags) + (req.category is not None) + (req.author is not None)
+    if terms > int(settings["MAX_QUERY_TERMS"]):
+        raise InputError(f"the query has {terms} terms; the limit is {settings['MAX_QUERY_TERMS']}")
 
 
 @dataclass(frozen=True)

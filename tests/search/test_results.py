@@ -28,6 +28,12 @@ def test_out_of_limits_is_an_input_error_naming_the_parameter(request_: SearchRe
     assert names in caught.value.message and caught.value.status == 400
 
 
+def test_too_many_terms() -> None:
+    with pytest.raises(InputError, match="the query has 65 terms; the limit is 64"):
+        validate(SearchRequest(tags=("a",)), DEFAULTS, query_terms=64)
+    validate(SearchRequest(tags=("a",)), DEFAULTS, query_terms=63)
+
+
 def test_within_limits_passes() -> None:
     validate(SearchRequest(q="x" * 500, page=100, per_page=10, sort="newest", date_from=date(1, 1, 1),
                            date_to=date(9999, 12, 31)), DEFAULTS)
