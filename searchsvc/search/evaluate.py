@@ -50,21 +50,37 @@ class Evaluator:
         n = self.snapshot.n
         return Vectors(np.zeros(n, np.float32), np.zeros(n, bool))
 
+    def term_scores(self, field: str, text: str, boost: float) -> tuple[np.ndarray, np.ndarray]:
+        """(docnums, BM25 scores) of the documents holding a term, deleted ones included."""
+        ids, w = self.snapshot.postings(field, text)
+        if len(ids) == 0 or not boost:
+            return ids, np.zeros(len(ids), np.float32)
+        lengths, average = self.snapshot.lengths(field)
+        norm = K1 * (1 - B + B * lengths[ids] / average)
+        # Live documents only, in df as in N: a replaced article's old copy stays in the postings until a
+        # merge, and must not make its words look commoner.
+        df = int(np.count_nonzero(self.snapshot.live[ids]))
+        weight = boost * idf(max(1, self.snapshot.doc_count), df)
+        return ids, weight * w * (K1 + 1) / (w + norm)
+
     def term(self, field: str, text: str, boost: float) -> Vectors:
         v = self.empty()
-        ids, w = self.snapshot.postings(field, text)
-        if len(ids) == 0:
-            return v
+        ids, scores = self.term_scores(field, text, boost)
         v.match[ids] = True
-        if boost:
-            lengths, average = self.snapshot.lengths(field)
-            norm = K1 * (1 - B + B * lengths[ids] / average)
-            # Live documents only, in df as in N: a replaced article's old copy stays in the postings
-            # until a merge, and must not make its words look commoner.
-            df = int(np.count_nonzero(self.snapshot.live[ids]))
-            weight = boost * idf(max(1, self.snapshot.doc_count), df)
-            v.score[ids] = weight * w * (K1 + 1) / (w + norm)
+        v.score[ids] = scores
         return v
+
+    def sum_of_terms(self, terms: list[tuple[np.ndarray, np.ndarray]]) -> Vectors:
+        """Live documents holding any of the terms (``term_scores`` of each), their scores summed: an ``Or``
+        of many terms in one pass, for related stories' hundred key terms."""
+        if not terms:
+            return self.empty()
+        ids = np.concatenate([i for i, _ in terms])
+        n = self.snapshot.n
+        score = np.bincount(ids, weights=np.concatenate([s for _, s in terms]), minlength=n).astype(np.float32)
+        match = np.bincount(ids, minlength=n).astype(bool) & self.snapshot.live
+        score[~match] = 0.0
+        return Vectors(score, match)
 
     def run(self, node: Node) -> Vectors:
         """Live documents matching ``node``, with their scores (0 elsewhere)."""

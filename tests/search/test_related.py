@@ -10,12 +10,21 @@ from typing import Any
 
 import pytest
 
-from searchsvc.analysis import analyse, fold_text
+from searchsvc.analysis import analyse, canonical, fold_text
 from searchsvc.articles import VIETNAM_TZ, Article
 from searchsvc.errors import InputError, NotFound
 from searchsvc.query.plan import STOPWORDS
 from searchsvc.search.engine import Engine
-from searchsvc.search.related import COPY_SIMILARITY, MIN_CONCEPTS, key_terms, shingles, term_counts
+from searchsvc.search.related import (
+    COPY_SIMILARITY,
+    DISTINCTIVE,
+    MAX_REASONS,
+    MIN_CONCEPTS,
+    key_terms,
+    reasons,
+    shingles,
+    term_counts,
+)
 from searchsvc.search.results import RelatedHit
 from searchsvc.store.writer import build_index
 
@@ -193,7 +202,7 @@ def test_two_shared_key_terms_are_enough(engine: Engine) -> None:
     assert MIN_CONCEPTS == 2
     hits = engine.related_to_text("Kayak vàng", "SJC")
     assert hits and all(h.hit.id in GOLD + ("dautu",) for h in hits)
-    assert all(sorted(h.shared_terms) == ["sjc", "vàng"] for h in hits)
+    assert all(sorted(h.shared_terms) == ["SJC", "vàng"] for h in hits)  # as the draft writes them
     # A draft of one concept (a word and its syllables count once) needs only that one.
     assert engine.related_to_text("Giá vàng", "")
 
@@ -217,20 +226,37 @@ def _content_terms(a: Article) -> set[str]:
 def test_why_related_shows_the_articles_key_terms_the_story_holds(engine: Engine) -> None:
     shown = 0
     for a in ARTICLES:
-        keys = [t for t, _ in key_terms(engine.snapshot, term_counts(a.title, a.lead + "\n" + a.body))]
+        counts = term_counts(a.title, a.lead + "\n" + a.body)
+        keys = [t for t, _ in key_terms(engine.snapshot, counts.weights)][:DISTINCTIVE]
         mine = _content_terms(a)
         for h in engine.related(a.id):
-            terms = [t.replace(" ", "_") for t in h.shared_terms]
+            terms = [canonical("_".join(t.split())) for t in h.shared_terms]
             theirs = _content_terms(BY_ID[h.hit.id])
-            assert terms, f"{h.hit.id} related to {a.id} for no shown reason"
+            assert h.shared_terms or h.shared_tags, f"{h.hit.id} related to {a.id} for no shown reason"
             assert all(t in keys and t in mine and t in theirs and t not in STOPWORDS for t in terms)
-            # The article's key terms that the story holds, most distinctive first, at most eight.
-            assert terms == [t for t in keys if t in theirs][:8]
+            # Strongest first, at most MAX_REASONS, a word and its syllables once, as the article writes them.
+            held = [t for t in keys if t in theirs]
+            words = {p for t in held if "_" in t for p in t.split("_")}
+            said = {fold_text(t) for t in h.shared_tags}  # a shared tag is not said again as a term
+            expected = [t for t in held if t not in words and fold_text(t.replace("_", " ")) not in said]
+            assert terms == expected[:MAX_REASONS]
+            assert len(terms) <= MAX_REASONS and not {p for t in terms if "_" in t for p in t.split("_")} & set(terms)
+            assert all(t in a.title + a.lead + a.body for t in h.shared_terms)
             assert h.shared_tags == [t for t in BY_ID[h.hit.id].tags if fold_text(t) in {fold_text(x) for x in a.tags}]
             shown += 1
     assert shown > 10
     hit = engine.related("dautu")[0]
     assert "đầu tư" in hit.shared_terms and "Giá vàng" in hit.shared_tags
+
+
+def test_reasons_count_a_word_and_its_syllables_once_in_the_articles_spelling() -> None:
+    terms = [("world_cup", 9.0), ("world", 8.0), ("cup", 7.0), ("kim_sang_sik", 6.0), ("sik", 5.0), ("hlv", 4.0),
+             ("hà_nội", 3.0), ("sân", 2.0), ("đội", 1.0)]
+    spelling = {"world_cup": "World Cup", "kim_sang_sik": "Kim Sang-sik", "hlv": "HLV", "hà_nội": "Hà Nội"}
+    matched = {t for t, _ in terms}
+    assert reasons(matched, terms, spelling, skip=set()) == ["World Cup", "Kim Sang-sik", "HLV", "Hà Nội", "sân"]
+    assert reasons(matched, terms, spelling, skip={"ha noi"}) == ["World Cup", "Kim Sang-sik", "HLV", "sân", "đội"]
+    assert reasons({"world", "cup"}, terms, spelling, skip=set()) == ["world", "cup"]  # the word itself not held
 
 
 def test_limit_and_errors(engine: Engine) -> None:

@@ -511,6 +511,213 @@ def test_phone_layout(phone: Any) -> None:
     _shot(phone, "editor-phone")
 
 
+# ------------------------------------------------------------------------ the reader's related stories
+
+# The fixture's stories about children: whatever the ranking does, these are related to one another.
+CHILDREN = {a.id: a.title for a in ARTICLES if "Trẻ em" in a.tags}
+RELATED_API = "**/api/articles/*/related?**"
+
+
+def _hit(page: Any, title: str) -> Any:
+    return page.locator("#hits .hit").filter(has=page.locator(".hit-title", has_text=title))
+
+
+def _related_button(hit: Any) -> Any:
+    return hit.get_by_role("button", name="Bài liên quan")
+
+
+def _panel(page: Any, button: Any) -> Any:
+    controls = button.get_attribute("aria-controls")
+    assert controls, "the button names the list it opens"
+    return page.locator(f"[id='{controls}']")
+
+
+def _open_related(page: Any, title: str) -> tuple[Any, Any]:
+    button = _related_button(_hit(page, title))
+    button.click()
+    expect(button).to_have_attribute("aria-expanded", "true")
+    panel = _panel(page, button)
+    expect(panel).to_be_visible()
+    return button, panel
+
+
+def test_related_stories_open_under_the_hit_and_close_again(page: Any) -> None:
+    page.goto("/?q=tre+em")
+    expect(page.locator("#hits .hit")).to_have_count(6)
+    # Readers stay on the reader's page: no hit sends them to the editors' desk.
+    assert page.locator("#hits a[href*='/editor']").count() == 0
+    hit = _hit(page, CHILDREN["t1"])
+    button = _related_button(hit)
+    expect(button).to_have_attribute("aria-expanded", "false")
+    panel = _panel(page, button)
+    expect(panel).to_be_hidden()
+
+    with page.expect_request(re.compile(r"/api/articles/t1/related\?limit=5$")):
+        button.click()
+    expect(button).to_have_attribute("aria-expanded", "true")
+    expect(panel).to_be_visible()
+    # The list is under that hit, not somewhere else on the page.
+    assert hit.locator(f"[id='{button.get_attribute('aria-controls')}']").count() == 1
+    stories = panel.locator(".related-story")
+    expect(stories.first).to_be_visible()
+    assert 1 <= stories.count() <= 5
+    titles = stories.locator(".related-title").all_inner_texts()
+    assert CHILDREN["t1"] not in titles
+    assert set(titles) & set(CHILDREN.values())
+    # Each title links to the story itself.
+    links = panel.locator(".related-title a")
+    expect(links.first).to_be_visible()
+    hrefs = links.evaluate_all("els => els.map(e => e.href)")
+    assert all(h.startswith("https://tintuc.example.vn/") for h in hrefs)
+    assert "https://tintuc.example.vn/t1.html" not in hrefs
+    # Why each is related, as chips: every one of them shares the "Trẻ em" tag with t1.
+    assert "Trẻ em" in panel.locator(".related-story").first.locator(".chip").all_inner_texts()
+    assert re.fullmatch(r"\d{2}/\d{2}/\d{4}", panel.locator("time").first.inner_text())
+    assert _literal_nulls(page) == []
+    _shot(page, "reader-related")
+
+    button.click()
+    expect(button).to_have_attribute("aria-expanded", "false")
+    expect(panel).to_be_hidden()
+
+
+def test_related_stories_open_and_close_from_the_keyboard(page: Any) -> None:
+    page.goto("/?q=tre+em")
+    button = _related_button(_hit(page, CHILDREN["t2"]))
+    button.focus()
+    page.keyboard.press("Enter")
+    expect(button).to_have_attribute("aria-expanded", "true")
+    panel = _panel(page, button)
+    expect(panel.locator(".related-story").first).to_be_visible()
+    # Tab reaches the first related story's link.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.closest('.related-story') !== null")
+    button.focus()
+    page.keyboard.press("Space")
+    expect(button).to_have_attribute("aria-expanded", "false")
+    expect(panel).to_be_hidden()
+    assert page.evaluate("document.activeElement.textContent") == "Bài liên quan"
+
+
+def test_a_second_hits_related_list_leaves_the_first_alone(page: Any) -> None:
+    page.goto("/?q=tre+em")
+    first_button, first = _open_related(page, CHILDREN["t1"])
+    expect(first.locator(".related-story").first).to_be_visible()
+    first_titles = first.locator(".related-title").all_inner_texts()
+    second_button, second = _open_related(page, CHILDREN["t3"])
+    expect(second.locator(".related-story").first).to_be_visible()
+    assert first_button.get_attribute("aria-controls") != second_button.get_attribute("aria-controls")
+    # Both open at once, each with its own list.
+    expect(first).to_be_visible()
+    assert first.locator(".related-title").all_inner_texts() == first_titles
+    assert CHILDREN["t3"] not in second.locator(".related-title").all_inner_texts()
+    # Closing the second leaves the first open.
+    second_button.click()
+    expect(second).to_be_hidden()
+    expect(first).to_be_visible()
+    expect(first_button).to_have_attribute("aria-expanded", "true")
+    assert first.locator(".related-title").all_inner_texts() == first_titles
+
+
+def test_related_list_says_when_nothing_is_related(page: Any) -> None:
+    page.route(RELATED_API, lambda route: route.fulfill(json={"id": "t1", "related": []}))
+    page.goto("/?q=tre+em")
+    _, panel = _open_related(page, CHILDREN["t1"])
+    expect(panel).to_have_text("Không tìm thấy bài liên quan.")
+    expect(panel.locator(".related-story")).to_have_count(0)
+    expect(page.locator("#error")).to_be_hidden()
+    expect(page.locator("#hits .hit")).to_have_count(6)
+
+
+@pytest.mark.parametrize("failure", ["500", "network"])
+def test_related_list_says_a_failure_in_vietnamese(page: Any, failure: str) -> None:
+    english = "internal error; the server log has the details"
+    if failure == "500":
+        page.route(RELATED_API, _answer_error(500, "internal_error", english))
+        expected = VIETNAMESE_ERRORS["internal_error"]
+    else:
+        page.route(RELATED_API, lambda route: route.abort("connectionrefused"))
+        expected = "Không kết nối được máy chủ"
+    page.goto("/?q=tre+em")
+    _, panel = _open_related(page, CHILDREN["t1"])
+    expect(panel.locator(".error-message")).to_contain_text(expected)
+    expect(panel.locator(".error-message")).not_to_contain_text(english)
+    expect(panel.locator(".related-story")).to_have_count(0)
+    # The search results themselves are untouched.
+    expect(page.locator("#error")).to_be_hidden()
+    expect(page.locator("#hits .hit")).to_have_count(6)
+    # Once the server answers again, the same button brings the list.
+    page.unroute(RELATED_API)
+    button = _related_button(_hit(page, CHILDREN["t1"]))
+    button.click()
+    expect(panel).to_be_hidden()
+    button.click()
+    expect(panel.locator(".related-story").first).to_be_visible()
+    expect(panel.locator(".error-message")).to_have_count(0)
+    page.watch.errors.clear()  # the browser logs the failed request itself
+
+
+def test_a_late_related_answer_is_ignored(page: Any) -> None:
+    held: list[Any] = []
+
+    def hold_the_first(route: Any) -> None:
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route(RELATED_API, hold_the_first)
+    failed: list[str] = []
+    page.on("requestfailed", lambda r: failed.append(r.url) if "/related" in r.url else None)
+    page.goto("/?q=tre+em")
+    button = _related_button(_hit(page, CHILDREN["t1"]))
+    button.click()
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 1
+    button.click()  # closed before the answer came
+    button.click()  # and opened again: a fresh request, answered at once
+    panel = _panel(page, button)
+    expect(panel.locator(".related-story").first).to_be_visible()
+    fresh = panel.locator(".related-title").all_inner_texts()
+    # Now the first answer arrives, late; it must not replace the list.
+    stale = {"id": "t1", "related": [{"id": "old", "title": "Câu trả lời cũ", "url": "https://tintuc.example.vn/old.html",
+                                      "published": None, "shared_terms": [], "shared_tags": []}]}
+    try:
+        held[0].fulfill(json=stale)
+    except Exception:  # noqa: BLE001 - the page already gave up on that request, as it should
+        pass
+    page.wait_for_timeout(300)
+    expect(panel).not_to_contain_text("Câu trả lời cũ")
+    assert panel.locator(".related-title").all_inner_texts() == fresh
+    # The page gave up on the first request instead of merely ignoring its answer.
+    assert len(failed) >= 1
+
+
+def test_related_stories_without_url_or_date_show_no_null(page: Any) -> None:
+    # g1 and g2 have only a title and a body: g2 is related to g1 but has no URL to link to.
+    page.goto("/?q=gia+vang+hom+nay")
+    _, panel = _open_related(page, "Giá vàng hôm nay tăng mạnh")
+    story = panel.locator(".related-story", has_text="Giá vàng thế giới lập đỉnh mới")
+    expect(story).to_be_visible()
+    assert story.locator("a").count() == 0
+    assert story.locator("time").count() == 0
+    assert _literal_nulls(page) == []
+
+
+def test_related_stories_fit_a_phone(phone: Any) -> None:
+    phone.goto("/?q=tre+em&per_page=3")
+    expect(phone.locator("#hits .hit")).to_have_count(3)
+    button = _related_button(phone.locator("#hits .hit").first)
+    button.click()
+    panel = _panel(phone, button)
+    expect(panel.locator(".related-story").first).to_be_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    _shot(phone, "reader-related-phone")
+
+
 # ------------------------------------------------------------------------------------ the editors' desk
 
 

@@ -194,13 +194,6 @@ function ordered() {
   return [...items].sort((a, b) => (b.published || "").localeCompare(a.published || ""));
 }
 
-// The API may list a compound and its syllables ("trẻ em", "trẻ", "em"); the compound says it all.
-function keyTerms(terms) {
-  const list = Array.isArray(terms) ? terms.filter((t) => typeof t === "string" && t) : [];
-  const compounds = list.filter((t) => t.includes(" ")).map((t) => t.split(" "));
-  return list.filter((t) => t.includes(" ") || !compounds.some((words) => words.includes(t)));
-}
-
 function reasons(item) {
   const parts = [];
   const group = (label, values, className) => {
@@ -210,7 +203,8 @@ function reasons(item) {
       el("ul", { className: "why-list" }, ...values.map((v) => el("li", { className: `chip chip-static ${className}`, text: v })))));
   };
   group("Thẻ chung:", item.shared_tags, "chip-tag");
-  group("Từ khóa chung:", keyTerms(item.shared_terms), "chip-term");
+  // The API says each reason once (a compound stands for its syllables), as the article writes it.
+  group("Từ khóa chung:", item.shared_terms, "chip-term");
   if (!parts.length) parts.push(el("p", { className: "why-none", text: "Nội dung gần giống (không có thẻ chung)." }));
   return el("div", { className: "why" }, el("p", { className: "why-heading", text: "Vì sao liên quan" }), ...parts);
 }

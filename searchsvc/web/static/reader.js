@@ -9,7 +9,7 @@ const limits = {
   maxPerPage: Number(document.body.dataset.maxPerPage) || 100,
   maxWindow: Number(document.body.dataset.maxResultWindow) || 1000,
 };
-const editorUrl = document.body.dataset.editorUrl || "/editor";
+const RELATED_LIMIT = 5;
 const DEFAULT_PER_PAGE = 10;
 const SORTS = ["relevance", "newest"];
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -132,6 +132,8 @@ async function run({ focusResults = false } = {}) {
 }
 
 function clearResults() {
+  for (const controller of relatedLoads) controller.abort();
+  relatedLoads.clear();
   fill(ui.hits);
   fill(ui.notices);
   fill(ui.pager);
@@ -263,16 +265,103 @@ function renderHit(hit) {
     button.addEventListener("click", () => addTag(tag));
     tags.append(el("li", {}, button));
   }
-  const related = el("a", { className: "hit-related", href: `${editorUrl}?id=${encodeURIComponent(hit.id)}`, text: "Bài liên quan" });
-
   return el("li", { className: "hit" },
     el("article", { className: "hit-body" }, title, meta, snippet.textContent ? snippet : null,
-      tags.childElementCount ? tags : null, related));
+      tags.childElementCount ? tags : null, ...relatedToggle(hit)));
 }
 
 function addTag(tag) {
   if (state.tags.includes(tag)) return;
   navigate({ ...state, tags: [...state.tags, tag], page: 1 }, { focusResults: true });
+}
+
+// ------------------------------------------------------------------ related stories under a hit
+
+// The related lists still loading, so a new search can drop them all.
+const relatedLoads = new Set();
+let relatedPanels = 0;
+
+// The "Bài liên quan" button and the list it opens under its hit. Each hit has its own request: a
+// second hit's list leaves the first alone, and closing or reopening drops the answer still on its way.
+function relatedToggle(hit) {
+  const panel = el("div", { id: `related-${++relatedPanels}`, className: "hit-related-panel", hidden: true });
+  const button = el("button", {
+    type: "button", className: "btn btn-link hit-related", text: "Bài liên quan",
+    "aria-expanded": "false", "aria-controls": panel.id,
+  });
+  let controller = null;
+  const stop = () => {
+    if (!controller) return;
+    controller.abort();
+    relatedLoads.delete(controller);
+    controller = null;
+  };
+  const open = async () => {
+    stop();
+    const mine = new AbortController();
+    controller = mine;
+    relatedLoads.add(mine);
+    panel.setAttribute("aria-busy", "true");
+    fill(panel, el("p", { className: "related-note", role: "status", text: "Đang tải bài liên quan…" }));
+    try {
+      const data = await api(`/api/articles/${encodeURIComponent(hit.id)}/related?limit=${RELATED_LIMIT}`, { signal: mine.signal });
+      if (controller !== mine) return;
+      renderRelatedList(panel, data.related);
+    } catch (err) {
+      if (err.name === "AbortError" || controller !== mine) return;
+      fill(panel, el("div", { className: "error related-error", role: "alert" }, ...errorParagraphs("Không tải được bài liên quan", err)));
+    } finally {
+      if (controller === mine) {
+        relatedLoads.delete(mine);
+        controller = null;
+        panel.removeAttribute("aria-busy");
+      }
+    }
+  };
+  button.addEventListener("click", () => {
+    const expanded = button.getAttribute("aria-expanded") === "true";
+    button.setAttribute("aria-expanded", String(!expanded));
+    show(panel, !expanded);
+    if (expanded) {
+      stop();
+      fill(panel);
+      panel.removeAttribute("aria-busy");
+    } else {
+      open();
+    }
+  });
+  return [button, panel];
+}
+
+function renderRelatedList(panel, related) {
+  const stories = (Array.isArray(related) ? related : []).filter((r) => r && typeof r.id === "string");
+  if (!stories.length) {
+    fill(panel, el("p", { className: "related-note", text: "Không tìm thấy bài liên quan." }));
+    return;
+  }
+  fill(panel, el("ul", { className: "related-list", "aria-label": "Bài liên quan" }, ...stories.map(relatedStory)));
+}
+
+function relatedStory(story) {
+  const url = safeUrl(story.url);
+  const text = story.title || "(không có tiêu đề)";
+  const title = el("p", { className: "related-title" }, url ? el("a", { href: url, rel: "noopener noreferrer", text }) : text);
+  const date = formatDate(story.published);
+  const why = relatedReasons(story);
+  const meta = date || why ? el("div", { className: "related-meta" }, date ? el("time", { datetime: story.published, text: date }) : null, why) : null;
+  return el("li", { className: "related-story" }, title, meta);
+}
+
+// Shared tags first (an editor's own word for what a story is about), then the key words the API
+// found in both: it says each reason once (a compound stands for its syllables; no tag said again).
+function relatedReasons(story) {
+  const strings = (list) => (Array.isArray(list) ? list.filter((t) => typeof t === "string" && t) : []);
+  const tags = strings(story.shared_tags);
+  const words = strings(story.shared_terms);
+  const chip = (value, kind, label) => el("li", { className: `chip chip-static ${kind}`, title: label, text: value });
+  const chips = [...tags.map((t) => chip(t, "chip-tag", "Thẻ chung")), ...words.map((t) => chip(t, "chip-term", "Từ khóa chung"))];
+  if (!chips.length) return null;
+  return el("ul", { className: "related-why", "aria-label": "Vì sao liên quan" }, ...chips);
 }
 
 // ------------------------------------------------------------------ facets
