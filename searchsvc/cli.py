@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from gunicorn.app.base import BaseApplication
 
 from searchsvc import config, gunicorn_conf
@@ -269,21 +270,47 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 @main.command("eval")
 @_global_options
 @click.option("--corpus", required=True, type=click.Path(exists=True, dir_okay=False), help="Corpus JSONL(.gz).")
-@click.option("--queries", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="Queries JSONL {id, text}.")
-@click.option("--qrels", required=True, type=click.Path(exists=True, dir_okay=False), help="TREC qrels.")
+@click.option("--queries", type=click.Path(exists=True, dir_okay=False),
+              help="Queries JSONL {id, text} (search evaluation).")
+@click.option("--qrels", type=click.Path(exists=True, dir_okay=False), help="TREC qrels (search evaluation).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @click.option("--recency", is_flag=True, help="Apply the news recency lift (off by default: judged sets are timeless).")
 @click.option("--procs", type=int, default=None, help="Processes for indexing the corpus (default: every core).")
+@click.option("--related", is_flag=True, help="Judge related articles by --label instead of searching QUERIES.")
+@click.option("--label", default=None, help="With --related: the field that judges a related story (same value: a "
+              "hit), or a derivation: breadcrumb-last, breadcrumb-first.")
+@click.option("--copies", default=None, help="With --related: the field naming each record's copy group.")
+@click.option("--sample", type=click.IntRange(min=1), default=300, show_default=True,
+              help="With --related: articles asked for their related stories.")
+@click.option("--seed", type=int, default=0, show_default=True, help="With --related: the sample's seed.")
+@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True,
+              help="With --related: related stories asked for each article.")
 @pass_opts
-def evaluate(opts: _Opts, corpus: str, queries: str, qrels: str, as_json: bool, recency: bool,
-             procs: int | None) -> None:
-    """Index CORPUS in a temporary folder, run QUERIES and score them against QRELS."""
+def evaluate(opts: _Opts, corpus: str, queries: str | None, qrels: str | None, as_json: bool, recency: bool,
+             procs: int | None, related: bool, label: str | None, copies: str | None, sample: int, seed: int,
+             limit: int) -> None:
+    """Index CORPUS in a temporary folder, run QUERIES and score them against QRELS.
+
+    With --related: index CORPUS without its labels and judge the related stories of a seeded sample by
+    whether they share the article's LABEL, list the article itself, or list a copy of it.
+    """
+    ctx = click.get_current_context()
+    procs = procs or int(opts.settings["PROCS"])
+    if related:
+        _refuse_options(ctx, ("queries", "qrels", "recency"), "--related")
+        if label is None and copies is None:
+            raise click.UsageError("--related needs --label, --copies or both", ctx)
+        _evaluate_related(opts, corpus, label, copies, sample, seed, limit, procs, as_json)
+        return
+    _refuse_options(ctx, ("label", "copies", "sample", "seed", "limit"), "search evaluation (without --related)")
+    for param in ctx.command.params:
+        if param.name in ("queries", "qrels") and ctx.params[param.name] is None:
+            raise click.MissingParameter(ctx=ctx, param=param)
+    assert queries is not None and qrels is not None
     from searchsvc.evaluation import load_qrels, load_queries, run_searchsvc
 
     try:
-        metrics = run_searchsvc(corpus, load_queries(queries), load_qrels(qrels),
-                                procs=procs or int(opts.settings["PROCS"]), recency=recency)
+        metrics = run_searchsvc(corpus, load_queries(queries), load_qrels(qrels), procs=procs, recency=recency)
     except (ValueError, KeyError) as exc:  # malformed evaluation files: the caller's to fix
         raise click.ClickException(f"cannot evaluate: {exc}") from None
     values = {"mrr@10": metrics.mrr10, "ndcg@10": metrics.ndcg10, "recall@10": metrics.recall10,
@@ -293,3 +320,38 @@ def evaluate(opts: _Opts, corpus: str, queries: str, qrels: str, as_json: bool, 
         return
     for name, value in values.items():
         click.echo(f"{name + ':':12}{value}" if name == "queries" else f"{name + ':':12}{value:.4f}")
+
+
+def _refuse_options(ctx: click.Context, names: Sequence[str], mode: str) -> None:
+    given = [f"--{name}" for name in names
+             if ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)]
+    if given:
+        raise click.UsageError(f"{', '.join(given)} cannot be used with {mode}", ctx)
+
+
+def _evaluate_related(opts: _Opts, corpus: str, label: str | None, copies: str | None, sample: int, seed: int,
+                      limit: int, procs: int, as_json: bool) -> None:
+    from searchsvc.evaluation_related import evaluate_related
+
+    try:
+        m = evaluate_related(corpus, label, copies, sample=sample, seed=seed, limit=limit, procs=procs,
+                             settings=opts.settings)
+    except (ValueError, KeyError) as exc:  # a corpus without the label, or malformed: the caller's to fix
+        raise click.ClickException(f"cannot evaluate: {exc}") from None
+    values: dict[str, Any] = {
+        "label": m.label, "articles": m.articles, "sampled": m.sampled, "p@5": m.p5, "p@10": m.p10,
+        "returned": m.returned, "self_matches": m.self_matches, "with_copies": m.with_copies,
+        "copies_listed": m.copies_listed, "index_seconds": m.index_seconds, "p50_ms": m.p50_ms, "p95_ms": m.p95_ms,
+    }
+    if as_json:
+        click.echo(json.dumps(values, ensure_ascii=False))
+        return
+    rows = [("label", m.label or "-"), ("articles", f"{m.articles:,}"), ("sampled", f"{m.sampled:,}")]
+    if m.p5 is not None and m.p10 is not None:
+        rows += [("p@5", f"{m.p5:.4f}"), ("p@10", f"{m.p10:.4f}")]
+    rows += [("returned", f"{m.returned:.2f}"), ("self-matches", str(m.self_matches))]
+    if copies is not None:
+        rows.append(("copies listed", f"{m.copies_listed} of {m.with_copies} with a copy"))
+    rows.append(("related ms", f"p50 {m.p50_ms:.1f}, p95 {m.p95_ms:.1f}"))
+    for name, value in rows:
+        click.echo(f"{name + ':':15}{value}")

@@ -31,7 +31,7 @@ LAYERS: list[list[str]] = [
     ["store"],
     ["query"],
     ["search"],
-    ["evaluation"],
+    ["evaluation", "evaluation_related"],
     ["web", "cli"],
 ]
 FRONT_ENDS = ("web", "cli")  # nothing else imports them
