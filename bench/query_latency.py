@@ -17,6 +17,7 @@ from __future__ import annotations
 import cProfile
 import json
 import pstats
+import random
 import sqlite3
 import sys
 import time
@@ -56,6 +57,22 @@ class Fts5:
             args,
         ).fetchall()
         return total, hits
+
+
+TARGET_RELATED_P95_MS = 40.0
+
+
+def _related(engine: Engine, articles: list[Any], n: int, seed: int) -> list[float]:
+    """Wall ms of ``engine.related`` for ``n`` seeded indexed articles (the first five untimed: warm-up)."""
+    rng = random.Random(seed)
+    ids = [articles[rng.randrange(len(articles))].id for _ in range(n + 5)]
+    out = []
+    for i, article_id in enumerate(ids):
+        t0 = time.perf_counter()
+        engine.related(article_id, limit=10)
+        if i >= 5:
+            out.append((time.perf_counter() - t0) * 1000)
+    return out
 
 
 def request(q: corpus.Query) -> SearchRequest:
@@ -123,6 +140,13 @@ def main(limit: int | None, n_queries: int, seed: int, rebuild: bool, profile_to
     print(f"target p50 <= {TARGET_P50_MS:.0f} ms, p95 <= {TARGET_P95_MS:.0f} ms: {'met' if ok else 'MISSED'}")
     print(f"{load_before} (before) / {load_after} (after)")
 
+    # Related stories for indexed articles, beside search (editors' desk and the reader page's list).
+    related_ms = _related(engine, articles, n_queries, seed)
+    r = corpus.percentiles(related_ms)
+    print(f"related stories (10, of {len(related_ms)} sampled indexed articles): p50 {r['p50']:.1f} ms, "
+          f"p95 {r['p95']:.1f} ms, p99 {r['p99']:.1f} ms; target p95 <= {TARGET_RELATED_P95_MS:.0f} ms: "
+          f"{'met' if r['p95'] <= TARGET_RELATED_P95_MS else 'MISSED'}")
+
     slowest = sorted(zip(ours, queries), key=lambda t: -t[0])[:10]
     print("slowest searchsvc queries:")
     for ms, q in slowest:
@@ -137,7 +161,7 @@ def main(limit: int | None, n_queries: int, seed: int, rebuild: bool, profile_to
         out = corpus.OUT / Path(json_name).name
         out.write_text(json.dumps({
             "corpus": corpus.size_label(limit), **info, "queries": len(queries), "seed": seed,
-            "searchsvc_ms": s, "fts5_ms": f, "target_met": ok, "load_before": load_before,
+            "searchsvc_ms": s, "fts5_ms": f, "related_ms": r, "target_met": ok, "load_before": load_before,
             "load_after": load_after, "no_hits": {"searchsvc": zero_ours, "fts5": zero_fts},
             "slowest": [{"ms": round(ms, 1), "query": q.label()} for ms, q in slowest], "profile": profile,
         }, ensure_ascii=False, indent=2), encoding="utf-8")
