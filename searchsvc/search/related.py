@@ -30,13 +30,12 @@ TITLE_WEIGHT = 2.0
 WORD_WEIGHT = 1.5  # pyvi words say more about the topic than single syllables
 TAG_BOOST = 3.0
 CATEGORY_BOOST = 1.0
-# Two stories are copies (one syndicated, lightly edited) when this share of their text's 4-syllable runs
-# is the same (Jaccard of shingles, over the first SHINGLE_CHARS characters of title, lead and body).
+# Two stories are copies (one syndicated, lightly edited) when this share of their runs of SHINGLE words is
+# the same (Jaccard of shingles, over the first SHINGLE_CHARS characters of lead and body).
 COPY_SIMILARITY = 0.5
 SHINGLE = 4
 SHINGLE_CHARS = 4000
 TEXT_CHARS = 4000  # of lead and body, for key terms: what a story is about is said early
-NAME_WEIGHT = 1.0  # a capitalised word of several syllables (a person, place, club), over other words
 _WORD = re.compile(r"\w+")
 # A related story shares at least this many reasons with the article: distinct key terms (a word and its
 # syllables count once) and tags, an editor's own statement of what a story is about.
@@ -44,9 +43,14 @@ MIN_CONCEPTS = 2
 DISTINCTIVE = 25  # the reasons counted for MIN_CONCEPTS, and shown, come from this many strongest key terms
 
 
+def _covered(terms: set[str]) -> set[str]:
+    """The syllables of the pyvi words among ``terms``: a word and its syllables are one reason."""
+    return {part for term in terms if WORD_JOINER in term for part in term.split(WORD_JOINER)}
+
+
 def concepts(matched: set[str]) -> int:
     """Distinct key terms among ``matched``: a pyvi word and the syllables it is made of count once."""
-    covered = {part for term in matched if WORD_JOINER in term for part in term.split(WORD_JOINER)}
+    covered = _covered(matched)
     return sum(1 for term in matched if term not in covered)
 
 
@@ -64,7 +68,7 @@ def _copies(a: set[int], b: set[int]) -> bool:
 
 @dataclass
 class Terms:
-    """A story's content terms: weight (title, words and names weigh more) and the spelling first written."""
+    """A story's content terms: weight (title terms and pyvi words weigh more) and the spelling first written."""
 
     weights: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     spelling: dict[str, str] = field(default_factory=dict)
@@ -72,25 +76,22 @@ class Terms:
 
 def term_counts(title: str, text: str) -> Terms:
     """Every content term of a story's title and first TEXT_CHARS characters (no stopwords, digits or single
-    letters): title terms, pyvi words and names (capitalised words of several syllables) weigh more."""
+    letters): title terms and pyvi words weigh more. (Weighing names, capitalised words of several
+    syllables, 2-3 times more moved same-section precision by under 0.01: docs/relevance.md.)"""
     out = Terms()
     for source, factor in ((title, TITLE_WEIGHT), (text[:TEXT_CHARS], 1.0)):
         for tok in analyse(source):
             if tok.text in STOPWORDS or len(tok.text) < 2 or tok.text.isdigit():
                 continue
-            written = " ".join(source[tok.start:tok.end].split())
-            weight = factor * (WORD_WEIGHT if tok.is_word else 1.0)
-            if tok.is_word and all(part[:1].isupper() for part in written.split()):
-                weight *= NAME_WEIGHT
-            out.weights[tok.text] += weight
-            out.spelling.setdefault(tok.text, written)
+            out.weights[tok.text] += factor * (WORD_WEIGHT if tok.is_word else 1.0)
+            out.spelling.setdefault(tok.text, " ".join(source[tok.start:tok.end].split()))
     return out
 
 
 def reasons(matched: set[str], terms: list[tuple[str, float]], spelling: dict[str, str], skip: set[str]) -> list[str]:
     """Why a story is related: the key terms it holds, strongest first, a word and its syllables as one
     reason, at most MAX_REASONS, as the article writes them; none that ``skip`` (shared tags, folded) says."""
-    covered = {part for term in matched if WORD_JOINER in term for part in term.split(WORD_JOINER)}
+    covered = _covered(matched)
     out: list[str] = []
     for term, _ in terms:
         if term in matched and term not in covered:
@@ -144,8 +145,13 @@ def related(snapshot: Snapshot, settings: Mapping[str, Any], stored: Mapping[str
     scores = v.score[docs] * lift(snapshot.published[docs], settings)
     order = np.argsort(-scores, kind="stable")[: limit * 4 + 1]
     docs, scores = docs[order], scores[order]
-    # Which key terms each candidate holds: the reasons shown, and how many it shares.
-    holds = {term: np.isin(docs, ids) for (term, _), (ids, _) in zip(terms[:DISTINCTIVE], scored)}
+    # Which of the strongest key terms each candidate holds: the reasons shown, and how many it shares (a
+    # hundred key terms rank; sharing "năm" and "người", far down the list, is no reason).
+    distinctive = terms[:DISTINCTIVE]
+    holds = {term: np.isin(docs, ids) for (term, _), (ids, _) in zip(distinctive, scored)}
+    # Counted against all the draft's terms, indexed or not: "xin chào" over an index that has "chào" alone
+    # has two, and a story holding "chào" shares one of them.
+    needed = min(MIN_CONCEPTS, concepts(set(counts.weights)) + len(tags))
     own_key = fold_text(title)
     own_text = shingles(stored)
     tag_keys = {fold_text(t) for t in tags}
@@ -157,11 +163,7 @@ def related(snapshot: Snapshot, settings: Mapping[str, Any], stored: Mapping[str
         key = fold_text(fields.get("title") or "")
         matched = {term for term, held in holds.items() if held[i]}
         shared_tags = [t for t in fields.get("tags") or [] if fold_text(t) in tag_keys]
-        # Counted against all the draft's terms, indexed or not: "xin chào" over an index that has "chào"
-        # alone has two, and a story holding "chào" shares one of them.
-        if concepts(matched) + len(shared_tags) < min(MIN_CONCEPTS, concepts(set(counts.weights)) + len(tags)):
-            # (a hundred key terms rank; only the DISTINCTIVE strongest count as reasons: sharing "năm" and
-            # "người" with an article is no reason)
+        if concepts(matched) + len(shared_tags) < needed:
             continue  # one word in common is a coincidence, not a related story
         if key in seen_titles:
             continue  # the same story syndicated under the same headline
@@ -170,7 +172,7 @@ def related(snapshot: Snapshot, settings: Mapping[str, Any], stored: Mapping[str
             continue  # a copy of the article itself, or of a story already listed
         seen_titles.add(key)
         kept_texts.append(story)
-        why = reasons(matched, terms[:DISTINCTIVE], counts.spelling, {fold_text(t) for t in shared_tags})
+        why = reasons(matched, distinctive, counts.spelling, {fold_text(t) for t in shared_tags})
         out.append(RelatedHit(hit(snapshot, docnum, score), shared_tags, why))
         if len(out) >= limit:
             break

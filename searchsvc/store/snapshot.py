@@ -10,23 +10,19 @@ with "run `searchsvc reindex`", never patched up by a reader.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 from whoosh import query as wq
-from whoosh.index import EmptyIndexError
-from whoosh.index import IndexError as WhooshIndexError
 
 from searchsvc.errors import IndexUnavailable
 from searchsvc.model import bigrams, vocabulary
 from searchsvc.model.vocabulary import Vocabulary
 from searchsvc.store import flat
 from searchsvc.store.home import Generation
-from searchsvc.store.w3 import open_index
+from searchsvc.store.w3 import open_index, unreadable_is_unavailable
 
-_UNREADABLE = (EmptyIndexError, WhooshIndexError, struct.error, OSError, ValueError, EOFError, KeyError)
 EMPTY_POSTINGS = (np.zeros(0, np.int32), np.zeros(0, np.float32))
 
 
@@ -58,12 +54,9 @@ class Snapshot:
     @classmethod
     def open(cls, gen: Generation) -> Snapshot:
         """The generation as served now; IndexUnavailable when it cannot be read or lacks its model."""
-        try:
+        with unreadable_is_unavailable(gen.path):
             ix = open_index(gen.path)
             searcher = ix.searcher()
-        except _UNREADABLE as exc:
-            raise IndexUnavailable(f"index generation {gen.path} cannot be opened ({exc}): "
-                                   "run `searchsvc reindex SOURCE...`") from None
         try:
             return cls(gen, ix, searcher, _model(gen))
         except BaseException:
@@ -76,11 +69,8 @@ class Snapshot:
             return None
         # A fresh searcher, not Searcher.refresh(): that reuses segment readers and keeps their old
         # deletion sets, so a deleted article would still be found.
-        try:
+        with unreadable_is_unavailable(self.generation.path):
             searcher = self._ix.searcher()
-        except _UNREADABLE as exc:
-            raise IndexUnavailable(f"index generation {self.generation.path} cannot be opened ({exc}): "
-                                   "run `searchsvc reindex SOURCE...`") from None
         try:
             return Snapshot(self.generation, self._ix, searcher, self.vocabulary)
         except BaseException:

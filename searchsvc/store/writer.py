@@ -139,7 +139,7 @@ def build_generation(directory: Path, items: Iterable[Article | Rejected | Super
         _stage(progress, f"finishing segments ({plural(procs, 'process')})")
 
     count, observed = build.write_index(directory, then_finishing(), doc_fields, procs, FastW3Codec(),
-                                           observer=_BigramCounter)
+                                        observer=_BigramCounter)
     bigrams.save(directory, bigrams.merge(observed))
     if intake.latest:
         # The workers indexed every copy; the last copy of each repeated id replaces them all (a delete
@@ -204,7 +204,7 @@ def reindex(
                 with whoosh_index.open_dir(str(folder)).searcher() as s:
                     count = s.doc_count()
                 home.write_meta(folder, {"doc_count": count, "created": datetime.now(UTC).isoformat(),
-                                        "rejected": len(report.rejected)})
+                                         "rejected": len(report.rejected)})
                 _stage(progress, f"publishing generation {number}")
                 gen = home.publish(number, folder)
                 home.journal.unlink(missing_ok=True)
@@ -293,7 +293,7 @@ def _change(home: IndexHome, entries: list[dict[str, Any]], missing_ok: bool = T
 
 def _refuse_missing(ix: Any, ids: list[str]) -> None:
     with ix.searcher() as s:
-        missing = [i for i in dict.fromkeys(ids) if not any(True for _ in s.docs_for_query(wq.Term("id", i)))]
+        missing = [i for i in dict.fromkeys(ids) if next(iter(s.docs_for_query(wq.Term("id", i))), None) is None]
     if missing:
         more = f" and {len(missing) - 5:,} more" if len(missing) > 5 else ""
         shown = ", ".join(repr(i) for i in missing[:5]) + more
