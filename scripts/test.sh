@@ -8,7 +8,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 . .venv/bin/activate
 python -m pip install --quiet --upgrade pip
-python -m pip install --quiet -e ".[test]"
+python -m pip install --quiet -e ".[test,cluster]"
 bash scripts/install-browser.sh
 ruff check searchsvc tests bench scripts wsgi.py
 mypy searchsvc
