@@ -58,3 +58,11 @@ class JobRefused(InputError):
     """A reindex or add that was refused before it changed anything (too many rejects, a shrink)."""
 
     code = "job_refused"
+
+
+class ClusterFailed(SearchsvcError):
+    """A reindex on a Dask cluster could not run or did not finish (no scheduler, a worker's error); nothing
+    was published."""
+
+    status = 503
+    code = "cluster_failed"

@@ -227,8 +227,8 @@ class Observer(Protocol):
     def result(self) -> Any: ...
 
 
-def _build(storage: Storage, indexname: str, schema: Schema, codec: W3Codec, docs: Iterable[Fields],
-           segment_postings: int, observer: Observer | None = None) -> list[Any]:
+def build_segments(storage: Storage, indexname: str, schema: Schema, codec: W3Codec, docs: Iterable[Fields],
+                   segment_postings: int, observer: Observer | None = None) -> list[Any]:
     """Segments of ``docs``, a new one whenever the current holds ``segment_postings`` postings."""
     segments: list[Any] = []
     builder: SegmentBuilder | None = None
@@ -255,7 +255,7 @@ def _worker(storage: Storage, indexname: str, schema: Schema, codec: W3Codec, to
 
     try:
         seen = observer() if observer is not None else None
-        segments = _build(storage, indexname, schema, codec, docs(), segment_postings, seen)
+        segments = build_segments(storage, indexname, schema, codec, docs(), segment_postings, seen)
         results.put((os.getpid(), segments, seen.result() if seen is not None else None, None))
     except BaseException:
         results.put((os.getpid(), None, None, traceback.format_exc()))
@@ -265,6 +265,16 @@ def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
     it = iter(items)
     while batch := list(islice(it, size)):
         yield batch
+
+
+class Executor(Protocol):
+    """Runs the segment building of a reindex somewhere else: worker processes here (``_parallel``) or a
+    Dask cluster (``cluster.py``). It returns segments whose files are in ``storage``, and the observers'
+    results; it raises when any part failed, leaving nothing published."""
+
+    def __call__(self, storage: Storage, indexname: str, schema: Schema, codec: W3Codec, items: Iterable[Any],
+                 to_fields: Callable[[Any], Fields], segment_postings: int,
+                 observer: Callable[[], Observer] | None) -> tuple[list[Any], list[Any]]: ...
 
 
 class WorkerError(RuntimeError):
@@ -334,12 +344,14 @@ def _result(results: Any, workers: list[Any]) -> tuple[list[Any], Any]:
 
 def write_index(directory: Path, items: Iterable[T], to_fields: Callable[[T], Fields], procs: int,
                 codec: W3Codec, segment_postings: int = SEGMENT_POSTINGS,
-                observer: Callable[[], Observer] | None = None) -> tuple[int, list[Any]]:
+                observer: Callable[[], Observer] | None = None,
+                executor: Executor | None = None) -> tuple[int, list[Any]]:
     """Indexes ``items`` into the (empty, freshly created) index in ``directory`` and commits.
 
     ``procs`` worker processes index in parallel (1: in this process); each writes its own
     segments, and one new TOC publishes them all. Each process makes an ``observer()`` that sees its
-    documents. Returns the number of documents written and the observers' results.
+    documents. An ``executor`` (a Dask cluster) builds the segments instead of ``procs``. Returns the
+    number of documents written and the observers' results.
     """
     ix = whoosh_index.open_dir(str(directory))
     lock = ix.lock("WRITELOCK")
@@ -347,9 +359,11 @@ def write_index(directory: Path, items: Iterable[T], to_fields: Callable[[T], Fi
         raise whoosh_index.LockError(f"{directory} is locked by another writer")
     try:
         storage, name, schema = ix.storage, ix.indexname, ix.schema
-        if procs <= 1:
+        if executor is not None:
+            segments, observed = executor(storage, name, schema, codec, items, to_fields, segment_postings, observer)
+        elif procs <= 1:
             seen = observer() if observer is not None else None
-            segments = _build(storage, name, schema, codec, map(to_fields, items), segment_postings, seen)
+            segments = build_segments(storage, name, schema, codec, map(to_fields, items), segment_postings, seen)
             observed = [seen.result() if seen is not None else None]
         else:
             segments, observed = _parallel(storage, name, schema, codec, items, to_fields, procs, segment_postings,

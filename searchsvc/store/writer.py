@@ -124,7 +124,7 @@ def _check_rejects(report: IngestReport, max_rejects: int | None, nothing: str) 
 
 
 def build_generation(directory: Path, items: Iterable[Article | Rejected | Superseded], procs: int,
-                     report: IngestReport, progress: bool) -> int:
+                     report: IngestReport, progress: bool, executor: build.Executor | None = None) -> int:
     """Write a complete index of ``items`` into the empty ``directory``; returns the live document count."""
     intake = _Intake(report)
     ix = whoosh_index.create_in(str(directory), build_schema())
@@ -136,10 +136,11 @@ def build_generation(directory: Path, items: Iterable[Article | Rejected | Super
 
     def then_finishing() -> Iterator[Article]:
         yield from articles
-        _stage(progress, f"finishing segments ({plural(procs, 'process')})")
+        _stage(progress, "finishing segments " + (f"({plural(procs, 'process')})" if executor is None
+                                                    else "on the cluster"))
 
     count, observed = build.write_index(directory, then_finishing(), doc_fields, procs, FastW3Codec(),
-                                        observer=_BigramCounter)
+                                        observer=_BigramCounter, executor=executor)
     bigrams.save(directory, bigrams.merge(observed))
     if intake.latest:
         # The workers indexed every copy; the last copy of each repeated id replaces them all (a delete
@@ -169,13 +170,14 @@ class _BigramCounter:
 
 def reindex(
     home: IndexHome, items: Iterable[Article | Rejected | Superseded], procs: int = 1, progress: bool = False,
-    max_rejects: int | None = None, shrink_guard: float = 0.0,
+    max_rejects: int | None = None, shrink_guard: float = 0.0, executor: build.Executor | None = None,
 ) -> IngestReport:
     """Build a new generation of ``items`` and publish it, or publish nothing.
 
     Refused (nothing published, the serving generation untouched) when more than ``max_rejects``
     records were rejected, or when the new generation would hold fewer than ``shrink_guard`` times the
-    serving generation's articles (a truncated feed must not empty the site's search).
+    serving generation's articles (a truncated feed must not empty the site's search). An ``executor``
+    (``cluster.DaskExecutor``) builds the segments on other machines; the rest is the same.
     """
     start = time.monotonic()
     report = IngestReport()
@@ -186,7 +188,7 @@ def reindex(
             journal_start = home.journal_size()
         number, folder = home.new_build_dir()
         try:
-            count = build_generation(folder, items, procs, report, progress)
+            count = build_generation(folder, items, procs, report, progress, executor)
             _check_rejects(report, max_rejects, "published")
             _check_shrink(home, count, shrink_guard, report)
             # The accent-restoration vocabulary ships inside the generation it describes. It is built
