@@ -109,6 +109,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SHRINK_GUARD", 0.5,
             "A reindex that would publish fewer than this share of the serving generation's articles is refused "
             "unless given --allow-shrink (0 turns the guard off).", 0, 1),
+    Setting("SCHEDULER", "",
+            "Dask scheduler (`tcp://HOST:8786`) a reindex builds its segments on (`reindex --scheduler`; needs the "
+            "cluster extra); empty: local processes."),
+    Setting("SCHEDULER_TIMEOUT", 10.0, "Seconds a cluster reindex waits for its scheduler and a first worker.", 0.1),
+    Setting("SCHEDULER_CHUNK_MB", 16.0,
+            "Articles (pickled MB) sent to a cluster worker per task; each task ships back about one segment.", 0.01),
+    Setting("ACCESS_LOG", "",
+            "One JSON line per request (route, status, ms, generation): '-' for stderr, else a file path to append "
+            "to; empty: off."),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
