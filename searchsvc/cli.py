@@ -20,7 +20,7 @@ from searchsvc import config, gunicorn_conf
 from searchsvc.articles import Rejected, Superseded
 from searchsvc.errors import SearchsvcError
 from searchsvc.ingest import FORMATS, read_sources
-from searchsvc.store import writer
+from searchsvc.store import cluster, writer
 from searchsvc.store.home import IndexHome
 from searchsvc.store.snapshot import Snapshot
 from searchsvc.store.w3 import unreadable_is_unavailable
@@ -125,16 +125,21 @@ def _read(opts: _Opts, sources: Sequence[str], fmt: str | None) -> Any:
 @_max_rejects
 @click.option("--allow-shrink", is_flag=True,
               help="Publish even when the new index holds fewer than SEARCHSVC_SHRINK_GUARD of the serving one.")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:8786",
+              help="Build the segments on this Dask cluster (default: SEARCHSVC_SCHEDULER; empty: --procs here).")
 @pass_opts
 def reindex(opts: _Opts, sources: tuple[str, ...], fmt: str | None, procs: int | None, max_rejects: int,
-            allow_shrink: bool) -> None:
+            allow_shrink: bool, scheduler: str | None) -> None:
     """Build a new index generation from SOURCE... and switch to it; on any failure nothing changes.
 
     SOURCE is a .jsonl or .jsonl.gz file, a scraped page (.txt) or a folder of them, or - for JSONL on stdin.
     """
     guard = 0.0 if allow_shrink else float(opts.settings["SHRINK_GUARD"])
-    report = _job(lambda: writer.reindex(opts.home, _read(opts, sources, fmt), procs=procs or opts.settings["PROCS"],
-                                           progress=not opts.quiet, max_rejects=max_rejects, shrink_guard=guard))
+    s = opts.settings
+    with cluster.executor_for(scheduler or s["SCHEDULER"], s["SCHEDULER_TIMEOUT"], s["SCHEDULER_CHUNK_MB"]) as ex:
+        report = _job(lambda: writer.reindex(opts.home, _read(opts, sources, fmt), procs=procs or s["PROCS"],
+                                               progress=not opts.quiet, max_rejects=max_rejects, shrink_guard=guard,
+                                               executor=ex))
     opts.say(f"indexed {plural(report.indexed, 'article')} into generation {report.generation} in "
              f"{report.seconds:.1f} s; {len(report.rejected):,} rejected")
 

@@ -182,3 +182,13 @@ def connect(address: str, timeout: float, chunk_mb: float = 16) -> Iterator[Dask
         yield DaskExecutor(client, address, int(chunk_mb * 1024 * 1024))
     finally:
         client.close()
+
+
+@contextmanager
+def executor_for(address: str, timeout: float, chunk_mb: float) -> Iterator[DaskExecutor | None]:
+    """``connect`` when ``address`` names a scheduler; None (a local reindex) when it is empty."""
+    if not address:
+        yield None
+        return
+    with connect(address, timeout, chunk_mb) as executor:
+        yield executor
