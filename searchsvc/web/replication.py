@@ -1,0 +1,118 @@
+"""Replication over HTTP: the primary's two endpoints, a replica's refusal of writes and its poller.
+
+The primary answers ``GET /replication/commit`` (the manifest of the commit it serves) and
+``GET /replication/files/<generation>/<name>`` (a file of a generation it keeps), both behind
+``REPLICATION_TOKEN``. A replica (``REPLICA_OF`` set) polls the first and fetches from the second
+(``store/replica.py``); it never writes to the primary, and answers writes sent to it with a 403.
+
+Every gunicorn worker of a replica starts a poller thread, but only the one holding the home's
+``replica.lock`` flock copies: the kernel releases the lock when that worker dies, and another
+worker's thread takes over within one poll interval.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+import time
+from pathlib import Path
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_file
+
+from searchsvc.errors import Forbidden, LockTimeout, SearchsvcError
+from searchsvc.store.home import IndexHome
+from searchsvc.store.replica import Checksums, Replica, commit_manifest, open_served_file
+
+log = logging.getLogger(__name__)
+bp = Blueprint("replication", __name__)
+_CHECKSUMS = "searchsvc.replication.checksums"
+_WRITES = frozenset({"api.add_articles", "api.delete_article"})
+
+
+def _home() -> IndexHome:
+    return IndexHome(Path(current_app.config["INDEX_DIR"]))
+
+
+def _require_token() -> None:
+    token = str(current_app.config.get("REPLICATION_TOKEN") or "")
+    if not token:
+        raise Forbidden("replication is disabled: set SEARCHSVC_REPLICATION_TOKEN to enable it")
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    # compare_digest: the time taken must not reveal how much of a guessed token was right.
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise Forbidden("missing or wrong replication token (send 'Authorization: Bearer <token>')")
+
+
+@bp.get("/replication/commit")
+def commit() -> Response:
+    _require_token()
+    manifest = commit_manifest(_home(), current_app.extensions[_CHECKSUMS])
+    response = jsonify(manifest.to_json())
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/replication/files/<generation>/<name>")
+def files(generation: str, name: str) -> Response:
+    _require_token()
+    fh, size = open_served_file(_home(), generation, name)
+    response = send_file(fh, mimetype="application/octet-stream", download_name=name, conditional=False)
+    response.headers["Content-Length"] = str(size)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _refuse_writes_on_replica() -> None:
+    primary = str(current_app.config.get("REPLICA_OF") or "")
+    if primary and request.endpoint in _WRITES:
+        raise Forbidden(f"this server is a read replica of {primary}: send changes to the primary")
+
+
+def init_app(app: Flask) -> None:
+    """Register the endpoints, and on a replica the write refusal and the poller."""
+    app.extensions[_CHECKSUMS] = Checksums()
+    app.register_blueprint(bp)
+    app.before_request(_refuse_writes_on_replica)
+    primary = str(app.config.get("REPLICA_OF") or "")
+    if primary:
+        start_poller(IndexHome(Path(app.config["INDEX_DIR"])), primary, str(app.config["REPLICATION_TOKEN"]),
+                     float(app.config["REPLICATION_POLL_INTERVAL"]))
+
+
+def start_poller(home: IndexHome, primary: str, token: str, interval: float) -> threading.Thread:
+    thread = threading.Thread(target=_poll_forever, args=(Replica(home, primary, token), interval),
+                              daemon=True, name="replica-poller")
+    thread.start()
+    return thread
+
+
+def _poll_forever(replica: Replica, interval: float) -> None:
+    while True:
+        try:
+            with replica.home.lock("replica", timeout=0.0):
+                failing = ""
+                while True:
+                    failing = _poll_once(replica, failing)
+                    time.sleep(interval)
+        except LockTimeout:
+            time.sleep(interval)  # another worker copies; take over if it dies
+
+
+def _poll_once(replica: Replica, failing: str) -> str:
+    """One round; returns the failure it met ("" for none), so a primary that stays down is logged once."""
+    try:
+        report = replica.sync()
+    except (SearchsvcError, OSError) as exc:
+        # The primary down or mid-commit: keep serving what is here and try again next round.
+        message = exc.message if isinstance(exc, SearchsvcError) else f"{type(exc).__name__}: {exc}"
+        if message != failing:
+            log.warning("replication from %s into %s failed: %s", replica.primary, replica.home.path, message)
+        return message
+    if failing:
+        log.warning("replication from %s works again", replica.primary)
+    if report.published:
+        log.info("replicated %s commit %.12s as local generation %d: %d downloaded (%d bytes), %d linked, "
+                 "%d resumed", report.generation, report.commit, report.published, report.downloaded,
+                 report.downloaded_bytes, report.linked, report.resumed)
+    return ""
