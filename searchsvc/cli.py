@@ -234,19 +234,23 @@ def search(opts: _Opts, query: str, limit: int) -> None:
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (default: SEARCHSVC_PORT, 8000).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="gunicorn worker processes.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Threads per worker.")
+@click.option("--replica-of", "replica_of", default=None, metavar="URL",
+              help="Serve a read-only copy of the primary at URL, kept current (default: SEARCHSVC_REPLICA_OF).")
 @pass_opts
-def serve(opts: _Opts, host: str | None, port: int | None, workers: int | None, threads: int | None) -> None:
+def serve(opts: _Opts, host: str | None, port: int | None, workers: int | None, threads: int | None,
+          replica_of: str | None) -> None:
     """Serve the API and the search page with gunicorn (builds a sample index first if there is none)."""
     from searchsvc.sample import SAMPLE_PATH
 
-    if not opts.home.exists():
+    primary = replica_of or opts.settings["REPLICA_OF"]  # a replica copies its index: web/replication.py
+    if not primary and not opts.home.exists():
         click.echo(f"no index in {opts.home.path}: building one from the packaged sample {SAMPLE_PATH}", err=True)
         report = writer.reindex(opts.home, _read(opts, [str(SAMPLE_PATH)], None), progress=not opts.quiet)
         opts.say(f"indexed {plural(report.indexed, 'sample article')}")
     s = opts.settings
     bind = f"{host or s['HOST']}:{port if port is not None else s['PORT']}"
     _Gunicorn(
-        {"INDEX_DIR": str(opts.home.path)},
+        {"INDEX_DIR": str(opts.home.path), "REPLICA_OF": primary},
         {"bind": bind, "workers": workers or s["WORKERS"], "threads": threads or s["THREADS"],
          "accesslog": None if opts.quiet else "-",
          "limit_request_line": gunicorn_conf.limit_request_line},

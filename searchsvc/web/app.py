@@ -20,6 +20,7 @@ from searchsvc import config
 from searchsvc.errors import InputError, SearchsvcError
 from searchsvc.web.api import bp as api_bp
 from searchsvc.web.pages import bp as pages_bp
+from searchsvc.web.replication import init_app as init_replication
 from searchsvc.web.slot import EXTENSION, EngineSlot
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(api_bp)
     app.register_blueprint(pages_bp)
+    init_replication(app)
 
     app.register_error_handler(Exception, _handle_error)
     app.before_request(_utf8_query_string)
