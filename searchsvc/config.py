@@ -121,6 +121,11 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+    Setting("REPLICA_OF", "",
+            "URL of the primary this server is a read replica of (`serve --replica-of`); empty: a primary."),
+    Setting("REPLICATION_TOKEN", "",
+            "Token a replica sends and a primary requires on /replication/*; empty disables replication."),
+    Setting("REPLICATION_POLL_INTERVAL", 1.0, "Seconds between a replica's checks of the primary's commit.", 0.05),
 DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
 
 
