@@ -8,8 +8,13 @@ reindex also writes, beside each segment, the same postings as plain arrays in o
 * per field, ``docs`` (uint32, segment docnums, ascending within a term) and ``weights`` (float32, what
   the W3 block stores) per posting; for positional fields ``pbounds`` (uint32, one more than the
   postings) and ``positions`` (uint32): posting ``j``'s are ``positions[pbounds[j]:pbounds[j + 1]]``;
+* per field, the block maxima that let a query skip what cannot rank (``search/prune.py``): for each
+  term and each block of BLOCK segment docnums holding it, ``bblocks`` (uint32, the block: docnum //
+  BLOCK, ascending within a term) and ``bmax`` (float32, the largest weight of the term in that block).
+  BM25's length part and idf depend on the live documents, so they are applied when a query runs;
 * the term table: ``keys``, uint64 per (field, term), sorted (a blake2b hash of ``field NUL term``), with
-  ``starts`` and ``counts`` (int64) into its field's postings;
+  ``starts`` and ``counts`` (int64) into its field's postings and ``bstarts`` and ``bcounts`` into its
+  block maxima;
 * a JSON directory of those arrays (offset, dtype, length), which the first bytes point to.
 
 A term costs a binary search in the (memory-mapped) keys and two or three ``pread`` calls into fresh arrays:
@@ -36,9 +41,11 @@ from typing import Any
 import numpy as np
 
 SUFFIX = ".flat"
-MAGIC = b"SVFLAT2\n"
+MAGIC = b"SVFLAT3\n"
 _HEAD = len(MAGIC) + 16  # magic, then the directory's offset and length (uint64 each)
 _ALIGN = 64
+BLOCK = 128  # documents per block maximum: small enough to bound tightly, large enough to stay few
+_READBACK = 1 << 20  # postings read back at a time to find a field's block maxima
 Section = list[Any]  # [offset, dtype, length]
 
 
@@ -63,6 +70,8 @@ class FlatWriter:
         self._keys: list[np.ndarray] = []
         self._starts: list[np.ndarray] = []
         self._counts: list[np.ndarray] = []
+        self._bstarts: list[np.ndarray] = []
+        self._bcounts: list[np.ndarray] = []
         self._fits = True
         self._field = ""
         self._filled: dict[str, int] = {}  # per array of the open field: items written
@@ -125,6 +134,42 @@ class FlatWriter:
         self._keys.append(np.fromiter((term_key(self._field, t) for t in terms), np.uint64, len(terms)))
         self._starts.append(np.asarray(bounds[:-1], np.int64))
         self._counts.append(np.diff(bounds).astype(np.int64))
+        self._block_maxima(np.asarray(bounds, np.int64))
+
+    def _block_maxima(self, bounds: np.ndarray) -> None:
+        """Each term's largest weight per block of BLOCK docnums, from the postings just written: read back
+        a run of whole terms at a time, because the callers stream postings without term boundaries and a
+        worker must not hold a whole field."""
+        sections = self._fields[self._field]
+        blocks: list[np.ndarray] = []
+        maxima: list[np.ndarray] = []
+        per_term: list[np.ndarray] = []
+        fd = os.open(self._tmp, os.O_RDONLY)
+        try:
+            first = 0
+            while first < len(bounds) - 1:
+                last = max(first + 1, int(np.searchsorted(bounds, bounds[first] + _READBACK, side="right")) - 1)
+                lo, hi = int(bounds[first]), int(bounds[last])
+                docs = _pread(fd, _section(sections["docs"]), lo, hi - lo)
+                weights = _pread(fd, _section(sections["weights"]), lo, hi - lo)
+                term = np.repeat(np.arange(last - first), np.diff(bounds[first:last + 1]))
+                block = docs // BLOCK
+                cut = np.flatnonzero((term[1:] != term[:-1]) | (block[1:] != block[:-1])) + 1
+                runs = np.concatenate([np.zeros(min(1, len(docs)), np.int64), cut])
+                blocks.append(block[runs])
+                maxima.append(np.maximum.reduceat(weights, runs) if len(runs) else weights[:0])
+                per_term.append(np.bincount(term[runs], minlength=last - first))
+                first = last
+        finally:
+            os.close(fd)
+        counts = _cat(per_term)
+        starts = np.cumsum(counts) - counts
+        self._bstarts.append(starts.astype(np.int64))
+        self._bcounts.append(counts.astype(np.int64))
+        for kind, values, dtype in (("bblocks", blocks, np.uint32), ("bmax", maxima, np.float32)):
+            data = np.ascontiguousarray(np.concatenate(values) if values else np.zeros(0), dtype)
+            sections[kind] = self._reserve(dtype, len(data))
+            self._write(data.data, sections[kind][0])
 
     def finish(self) -> None:
         """Publishes the file; ValueError, leaving none, when two terms share a key or it cannot address its
@@ -136,11 +181,12 @@ class FlatWriter:
             self.cancel()
             raise ValueError(f"{self._path}: two terms share a 64-bit key, or the positions do not fit")
         table: dict[str, Section] = {}
-        columns = (("keys", keys), ("starts", _cat(self._starts)[order]), ("counts", _cat(self._counts)[order]))
+        columns = (("keys", keys), ("starts", _cat(self._starts)[order]), ("counts", _cat(self._counts)[order]),
+                   ("bstarts", _cat(self._bstarts)[order]), ("bcounts", _cat(self._bcounts)[order]))
         for kind, values in columns:
             table[kind] = self._reserve(values.dtype, len(values))
             self._write(np.ascontiguousarray(values).data, table[kind][0])
-        directory = json.dumps({"version": 2, "segment": self._path.name.removesuffix(SUFFIX),
+        directory = json.dumps({"version": 3, "segment": self._path.name.removesuffix(SUFFIX),
                                 "max_doc": self._max_doc, "fields": self._fields, "table": table}).encode("utf-8")
         self._write(directory, self._end)
         self._write(MAGIC + self._end.to_bytes(8, "little") + len(directory).to_bytes(8, "little"), 0)
@@ -182,7 +228,8 @@ class FlatPostings:
             if os.fstat(self._fd).st_size < end:
                 raise ValueError(f"{path} is truncated")
             # The term table is searched: mapped, so only the pages a lookup touches are read.
-            self._keys, self._starts, self._counts = (_mapped(path, table[k]) for k in ("keys", "starts", "counts"))
+            self._keys, self._starts, self._counts, self._bstarts, self._bcounts = (
+                _mapped(path, table[k]) for k in ("keys", "starts", "counts", "bstarts", "bcounts"))
         except BaseException:
             self.close()
             raise
@@ -195,22 +242,33 @@ class FlatPostings:
     def __del__(self) -> None:
         self.close()
 
-    def _find(self, fieldname: str, term: bytes) -> tuple[dict[str, tuple[int, np.dtype[Any], int]], int, int] | None:
-        sections = self._fields.get(fieldname)
-        if sections is None:
+    def _row(self, fieldname: str, term: bytes) -> int | None:
+        if fieldname not in self._fields:
             return None
         key = np.uint64(term_key(fieldname, term))
         i = int(np.searchsorted(self._keys, key))
         if i == len(self._keys) or self._keys[i] != key:
             return None
-        return sections, int(self._starts[i]), int(self._counts[i])
+        return i
+
+    def _find(self, fieldname: str, term: bytes) -> tuple[dict[str, tuple[int, np.dtype[Any], int]], int, int] | None:
+        i = self._row(fieldname, term)
+        if i is None:
+            return None
+        return self._fields[fieldname], int(self._starts[i]), int(self._counts[i])
 
     def _read(self, section: tuple[int, np.dtype[Any], int], start: int, n: int) -> np.ndarray:
-        offset, dtype, _ = section
-        out = np.empty(n, dtype)
-        if n and os.preadv(self._fd, [out.data], offset + start * dtype.itemsize) != out.nbytes:
-            raise OSError("flat postings file truncated")
-        return out
+        return _pread(self._fd, section, start, n)
+
+    def block_maxima(self, fieldname: str, term: bytes) -> tuple[np.ndarray, np.ndarray] | None:
+        """(blocks, maxima): the blocks of BLOCK segment docnums holding the term (ascending; block ``b``
+        is docnums ``b * BLOCK`` to ``b * BLOCK + BLOCK - 1``) and its largest weight in each; None when
+        the segment does not hold it."""
+        i = self._row(fieldname, term)
+        if i is None:
+            return None
+        sections, start, n = self._fields[fieldname], int(self._bstarts[i]), int(self._bcounts[i])
+        return self._read(sections["bblocks"], start, n), self._read(sections["bmax"], start, n)
 
     def postings(self, fieldname: str, term: bytes) -> tuple[np.ndarray, np.ndarray] | None:
         """(docs, weights) of the term in this segment, docs ascending; None when it has none."""
@@ -231,6 +289,14 @@ class FlatPostings:
         pb = self._read(sections["pbounds"], start, n + 1).astype(np.int64)
         positions = self._read(sections["positions"], int(pb[0]), int(pb[-1] - pb[0]))
         return self._read(sections["docs"], start, n), pb - pb[0], positions
+
+
+def _pread(fd: int, section: tuple[int, np.dtype[Any], int], start: int, n: int) -> np.ndarray:
+    offset, dtype, _ = section
+    out = np.empty(n, dtype)
+    if n and os.preadv(fd, [out.data], offset + start * dtype.itemsize) != out.nbytes:
+        raise OSError("flat postings file truncated")
+    return out
 
 
 def _section(sec: Section) -> tuple[int, np.dtype[Any], int]:

@@ -19,8 +19,9 @@ from searchsvc.store.w3 import CompactPositions
 SCHEMA_VERSION = 2
 # Bump when what serving reads beside Whoosh's files changes: 1 is a flat postings file for every segment
 # (``flat.py``), ``bigrams.npy`` and ``vocabulary.pickle``, all written by the writer. An index without
-# the version (written before it) or with another one is refused: run a reindex.
-FORMAT_VERSION = 1
+# the version (written before it) or with another one is refused: run a reindex. 2: flat files carry
+# per-block maxima for pruning.
+FORMAT_VERSION = 2
 
 # The article's text is one field, "text", made of three parts whose occurrences weigh differently
 # (BM25F): a title match counts PART_WEIGHTS[0] times a body match. One field instead of three keeps

@@ -34,6 +34,7 @@ class Snapshot:
         self._searcher = searcher
         reader = searcher.reader()
         self._leaves: list[tuple[int, flat.FlatPostings]] = []
+        block_starts: list[np.ndarray] = []
         for sub, offset in reader.leaf_readers():
             segment = sub.segment().segment_id()
             found = flat.open_for(gen.path, segment, sub.doc_count_all())
@@ -41,7 +42,14 @@ class Snapshot:
                 raise IndexUnavailable(f"segment {segment} of {gen.path} has no readable flat postings: "
                                        "run `searchsvc reindex SOURCE...`")
             self._leaves.append((offset, found))
+            block_starts.append(np.arange(offset, offset + sub.doc_count_all(), flat.BLOCK, dtype=np.int64))
         self.n: int = reader.doc_count_all()
+        # Each segment's blocks of flat.BLOCK docnums, numbered across segments: block i is docnums
+        # block_bounds[i] to block_bounds[i + 1] - 1 (a segment's last block may be short).
+        self.block_bounds = np.concatenate([*block_starts, np.array([self.n], np.int64)])
+        self._block_base = np.cumsum([0] + [len(b) for b in block_starts[:-1]]).tolist()
+        self._block_min_lengths: dict[str, np.ndarray] = {}
+        self._block_published: np.ndarray | None = None
         live = np.ones(self.n, bool)
         if reader.has_deletions():
             live[[d for d in range(self.n) if reader.is_deleted(d)]] = False
@@ -122,6 +130,36 @@ class Snapshot:
         bounds = np.concatenate([np.zeros(1, np.int64)] + [p[1][1:] + shift for p, shift in zip(parts, shifts)])
         return (np.concatenate([p[0] for p in parts]).astype(np.int32), bounds.astype(np.int32),
                 np.concatenate([p[2] for p in parts]).astype(np.int32))
+
+    def block_maxima(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(blocks int64 ascending, float32 maxima): the blocks (numbered as ``block_bounds``) holding the
+        term, deleted documents included, and the term's largest weight in each."""
+        term = text.encode("utf-8")
+        blocks: list[np.ndarray] = []
+        maxima: list[np.ndarray] = []
+        for (_, segment), base in zip(self._leaves, self._block_base, strict=True):
+            got = segment.block_maxima(field, term)
+            if got is not None:
+                blocks.append(got[0].astype(np.int64) + base)
+                maxima.append(got[1])
+        if not blocks:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        return np.concatenate(blocks), np.concatenate(maxima)
+
+    def block_min_lengths(self, field: str) -> np.ndarray:
+        """The shortest document of each block in ``field`` (float32): BM25 favours short documents, so
+        it bounds a block's scores from above."""
+        got = self._block_min_lengths.get(field)
+        if got is None:
+            got = self._block_min_lengths[field] = np.minimum.reduceat(self.lengths(field)[0], self.block_bounds[:-1])
+        return got
+
+    @property
+    def block_published(self) -> np.ndarray:
+        """The latest publication time in each block (the recency lift grows with it)."""
+        if self._block_published is None:
+            self._block_published = np.maximum.reduceat(self.published, self.block_bounds[:-1])
+        return self._block_published
 
     def doc_frequency(self, field: str, text: str) -> int:
         """Live documents holding the term."""
