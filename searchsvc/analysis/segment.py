@@ -218,6 +218,11 @@ def _crf() -> _Crf:
     return _CRF
 
 
+def load_model() -> None:
+    """Reads pyvi's CRF weights now rather than at the first text (before forking workers, for timing)."""
+    _crf()
+
+
 def _joins(prev: str, cur: str) -> bool:
     """pyvi's rule for gluing an "I_W" token to the previous one (see ``ViTokenizer.tokenize``)."""
     return (
