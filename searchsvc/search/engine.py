@@ -33,6 +33,7 @@ from searchsvc.search import related as related_mod
 from searchsvc.search.evaluate import Evaluator
 from searchsvc.search.facets import Facets
 from searchsvc.search.hits import hit
+from searchsvc.search.prune import Collected, collect
 from searchsvc.search.recency import lift
 from searchsvc.search.results import (
     FacetValue,
@@ -203,43 +204,34 @@ class Engine:
         every: int | None = None  # results holding every word; None when the tiers do not apply
         ev = Evaluator(self.snapshot, time.monotonic() + float(self.settings["QUERY_TIME_LIMIT"]))
         if p.strict is None:
-            docs, scores = self._collect(ev, Every(), filt, p.excluded, "newest", False)
+            got = self._collect(ev, Every(), filt, p.excluded, "newest", False, window)
         else:
-            docs, scores = self._collect(ev, p.strict, filt, p.excluded, req.sort, req.recency)
+            got = self._collect(ev, p.strict, filt, p.excluded, req.sort, req.recency, window)
             if not p.question:  # a question is ranked over all its words: no tiers
-                every = len(docs)
+                every = len(got.matched)
             # Decided once per query, never by the page asked for, so every page has the same total: when
             # few articles hold every word, articles holding some of the words follow them.
-            if p.loose is not None and len(docs) < int(self.settings["ALL_WORDS_MIN"]):
-                more, more_scores = self._collect(ev, p.loose, filt, p.excluded, req.sort, req.recency)
-                extra = ~np.isin(more, docs)
-                docs = np.concatenate([docs, more[extra]])
-                scores = np.concatenate([scores, more_scores[extra]])
+            if p.loose is not None and len(got.matched) < int(self.settings["ALL_WORDS_MIN"]):
+                more = self._collect(ev, p.loose, filt, p.excluded, req.sort, req.recency,
+                                     window - len(got.matched), exclude=got.matched)
+                got = Collected(np.concatenate([got.matched, more.matched]), np.concatenate([got.docs, more.docs]),
+                                np.concatenate([got.scores, more.scores]))
         start = (req.page - 1) * req.per_page
         hits = [hit(self.snapshot, int(d), float(sc), p.marker if req.highlight else None)
-                for d, sc in zip(docs[start:window], scores[start:window])]
-        facets = self._derived.facets.count(docs) if req.facets else {}
-        return SearchResult(len(docs), hits, facets, 0.0, None, every, ev.partial, req.page, req.per_page)
+                for d, sc in zip(got.docs[start:window], got.scores[start:window])]
+        facets = self._derived.facets.count(got.matched) if req.facets else {}
+        return SearchResult(len(got.matched), hits, facets, 0.0, None, every, ev.partial, req.page, req.per_page)
 
-    def _collect(self, ev: Evaluator, node: Node, filt: Node | None, excluded: Node | None,
-                 sort: str, recency: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Every matching document, in order, with its score."""
+    def _collect(self, ev: Evaluator, node: Node, filt: Node | None, excluded: Node | None, sort: str,
+                 recency: bool, k: int, exclude: np.ndarray | None = None) -> Collected:
+        """Every matching document (less ``exclude``), and the first ``k`` in order with their scores."""
         if excluded is not None:
             node = AndNot(node, excluded)
         if filt is not None:
             node = And((node, Filter(filt)))
-        v = ev.run(node)
-        docs = np.flatnonzero(v.match)
-        published = self.snapshot.published
-        if sort == "newest":
-            # Newest first; undated articles last; ties by document order.
-            order = np.lexsort((docs, -published[docs]))
-            return docs[order], np.zeros(len(docs), np.float32)
-        scores = v.score[docs]
-        if recency:
-            scores = scores * lift(published[docs], self.settings)
-        order = np.argsort(-scores, kind="stable")
-        return docs[order], scores[order]
+        now = time.time()  # one instant for the whole query, so the pruning bound and the scores agree
+        by_age = (lambda ts: lift(ts, self.settings, now)) if recency else None
+        return collect(ev, node, k, sort, by_age, exclude, bool(self.settings["PRUNE"]))
 
     # -- articles, tags, suggestions, related ------------------------------------------------------
 

@@ -37,37 +37,80 @@ def idf(n: int, df: int) -> float:
 
 class Evaluator:
     """Evaluates plans over one snapshot until ``deadline`` (``time.monotonic()``); ``partial`` says
-    whether a phrase check was cut short."""
+    whether a phrase check was cut short.
+
+    ``within(docs)`` gives an evaluator whose vectors cover only ``docs`` (ascending docnums), with the
+    same arithmetic per document, so its scores are exactly those of the whole evaluation at those
+    documents: pruning (``prune.py``) scores only the documents that can rank.
+    """
 
     def __init__(self, snapshot: Snapshot, deadline: float) -> None:
         self.snapshot = snapshot
         self.deadline = deadline
         self.partial = False
+        self.universe: np.ndarray | None = None  # the docnums the vectors cover; None: every docnum
+        self._where: np.ndarray | None = None  # docnum → index into universe, -1 outside
+        self._root = self
         # Phrases already checked: the every-word and the any-word plan of a search share them.
         self._phrases: dict[tuple[str, tuple[str, ...], float], Vectors] = {}
+        # Each term's postings and live document frequency, read once per search.
+        self._postings: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, int]] = {}
+
+    def within(self, docs: np.ndarray) -> Evaluator:
+        sub = Evaluator(self.snapshot, self.deadline)
+        sub._root, sub._phrases, sub._postings = self._root, self._phrases, self._postings
+        sub.universe = docs
+        sub._where = np.full(self.snapshot.n, -1, np.int64)
+        sub._where[docs] = np.arange(len(docs))
+        return sub
+
+    @property
+    def size(self) -> int:
+        return self.snapshot.n if self.universe is None else len(self.universe)
 
     def empty(self) -> Vectors:
-        n = self.snapshot.n
-        return Vectors(np.zeros(n, np.float32), np.zeros(n, bool))
+        return Vectors(np.zeros(self.size, np.float32), np.zeros(self.size, bool))
+
+    def postings(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray, int]:
+        """(docnums, weights, live document frequency) of a term, deleted documents included."""
+        key = (field, text)
+        got = self._postings.get(key)
+        if got is None:
+            ids, w = self.snapshot.postings(field, text)
+            # Live documents only, in df as in N: a replaced article's old copy stays in the postings
+            # until a merge, and must not make its words look commoner.
+            df = int(np.count_nonzero(self.snapshot.live[ids])) if len(ids) else 0
+            got = self._postings[key] = (ids, w, df)
+        return got
+
+    def term_weight(self, field: str, text: str, boost: float) -> float:
+        """What multiplies a term's length-normalised frequency: its idf and boost."""
+        return boost * idf(max(1, self.snapshot.doc_count), self.postings(field, text)[2])
 
     def term_scores(self, field: str, text: str, boost: float) -> tuple[np.ndarray, np.ndarray]:
         """(docnums, BM25 scores) of the documents holding a term, deleted ones included."""
-        ids, w = self.snapshot.postings(field, text)
-        if len(ids) == 0 or not boost:
-            return ids, np.zeros(len(ids), np.float32)
+        ids, w, _ = self.postings(field, text)
+        return ids, self._bm25(field, ids, w, boost and self.term_weight(field, text, boost))
+
+    def _bm25(self, field: str, ids: np.ndarray, w: np.ndarray, weight: float) -> np.ndarray:
+        if len(ids) == 0 or not weight:
+            return np.zeros(len(ids), np.float32)
         lengths, average = self.snapshot.lengths(field)
         norm = K1 * (1 - B + B * lengths[ids] / average)
-        # Live documents only, in df as in N: a replaced article's old copy stays in the postings until a
-        # merge, and must not make its words look commoner.
-        df = int(np.count_nonzero(self.snapshot.live[ids]))
-        weight = boost * idf(max(1, self.snapshot.doc_count), df)
-        return ids, weight * w * (K1 + 1) / (w + norm)
+        return weight * w * (K1 + 1) / (w + norm)
 
     def term(self, field: str, text: str, boost: float) -> Vectors:
         v = self.empty()
-        ids, scores = self.term_scores(field, text, boost)
-        v.match[ids] = True
-        v.score[ids] = scores
+        if self._where is None:
+            ids, scores = self.term_scores(field, text, boost)
+            v.match[ids] = True
+            v.score[ids] = scores
+            return v
+        ids, w, _ = self.postings(field, text)
+        at = self._where[ids]
+        inside = at >= 0
+        v.match[at[inside]] = True
+        v.score[at[inside]] = self._bm25(field, ids[inside], w[inside], boost and self.term_weight(field, text, boost))
         return v
 
     def sum_of_terms(self, terms: list[tuple[np.ndarray, np.ndarray]]) -> Vectors:
@@ -85,9 +128,13 @@ class Evaluator:
     def run(self, node: Node) -> Vectors:
         """Live documents matching ``node``, with their scores (0 elsewhere)."""
         v = self._eval(node, 1.0)
-        v.match &= self.snapshot.live
+        v.match &= self._column(self.snapshot.live)
         v.score[~v.match] = 0.0
         return v
+
+    def _column(self, values: np.ndarray) -> np.ndarray:
+        """A per-docnum array, restricted to the universe."""
+        return values if self.universe is None else values[self.universe]
 
     def _eval(self, node: Node, boost: float) -> Vectors:
         boost *= node.boost
@@ -128,7 +175,7 @@ class Evaluator:
                 v.match[:] = True
                 return v
             case DateRange():
-                published = self.snapshot.published
+                published = self._column(self.snapshot.published)
                 v = self.empty()
                 v.match = published > 0
                 if node.start is not None:
@@ -150,7 +197,11 @@ class Evaluator:
         key = (node.field, node.words, boost)
         done = self._phrases.get(key)
         if done is None:
-            done = self._phrases[key] = self._check_phrase(node, boost)
+            # Checked over every docnum, even for a restricted evaluator: which candidates are checked
+            # depends on all of them.
+            done = self._phrases[key] = self._root._check_phrase(node, boost)
+        if self.universe is not None:
+            return Vectors(done.score[self.universe], done.match[self.universe])
         return Vectors(done.score.copy(), done.match.copy())  # callers combine vectors in place
 
     def _check_phrase(self, node: Phrase, boost: float) -> Vectors:
@@ -177,7 +228,7 @@ class Evaluator:
         Every occurrence becomes a key ``doc << 32 | phrase start``; a phrase match is a key every word
         has, found with one sorted intersection per word (rarest first, each narrowing the candidates).
         """
-        order = sorted(range(len(words)), key=lambda i: len(self.snapshot.postings(field, words[i])[0]))
+        order = sorted(range(len(words)), key=lambda i: len(self.postings(field, words[i])[0]))
         keys: np.ndarray | None = None
         for i in order:
             if time.monotonic() > self.deadline:
