@@ -215,7 +215,7 @@ class Engine:
                 more = self._collect(ev, p.loose, filt, p.excluded, req.sort, req.recency,
                                      window - len(got.matched), exclude=got.matched)
                 got = Collected(np.concatenate([got.matched, more.matched]), np.concatenate([got.docs, more.docs]),
-                                np.concatenate([got.scores, more.scores]))
+                                np.concatenate([got.scores, more.scores]), got.scored + more.scored)
         start = (req.page - 1) * req.per_page
         hits = [hit(self.snapshot, int(d), float(sc), p.marker if req.highlight else None)
                 for d, sc in zip(got.docs[start:window], got.scores[start:window])]

@@ -35,6 +35,7 @@ class Collected:
     matched: np.ndarray  # every matching docnum, ascending
     docs: np.ndarray  # the best ``k`` of them, in order
     scores: np.ndarray  # their scores (float32; zeros when sorted by date)
+    scored: int  # documents whose score was computed (or, by date, ordered)
 
 
 def collect(ev: Evaluator, node: Node, k: int, sort: str, lift: Lift | None, exclude: np.ndarray | None = None,
@@ -50,20 +51,20 @@ def collect(ev: Evaluator, node: Node, k: int, sort: str, lift: Lift | None, exc
         if sort == "newest":
             # Newest first; undated articles last; ties by document order.
             top = docs[np.lexsort((docs, -published[docs]))[:k]]
-            return Collected(docs, top, np.zeros(len(top), np.float32))
+            return Collected(docs, top, np.zeros(len(top), np.float32), len(docs))
         scores = v.score[docs]
         if lift is not None:
             scores = scores * lift(published[docs])
         order = np.argsort(-scores, kind="stable")[:k]
-        return Collected(docs, docs[order], scores[order])
+        return Collected(docs, docs[order], scores[order], len(docs))
     match = matches(ev, node, 1.0) & ev.snapshot.live
     if exclude is not None:
         match[exclude] = False
     docs = np.flatnonzero(match)
     if k <= 0 or not len(docs):
-        return Collected(docs, docs[:0], np.zeros(0, np.float32))
-    candidates = docs if len(docs) <= k else _candidates(ev, node, docs, k, lift)
-    return Collected(docs, *_ranked(ev, node, candidates, k, lift))
+        return Collected(docs, docs[:0], np.zeros(0, np.float32), 0)
+    candidates, scored = (docs, 0) if len(docs) <= k else _candidates(ev, node, docs, k, lift)
+    return Collected(docs, *_ranked(ev, node, candidates, k, lift), scored + len(candidates))
 
 
 def _ranked(ev: Evaluator, node: Node, docs: np.ndarray, k: int, lift: Lift | None) -> tuple[np.ndarray, np.ndarray]:
@@ -75,8 +76,9 @@ def _ranked(ev: Evaluator, node: Node, docs: np.ndarray, k: int, lift: Lift | No
     return docs[order], scores[order]
 
 
-def _candidates(ev: Evaluator, node: Node, docs: np.ndarray, k: int, lift: Lift | None) -> np.ndarray:
-    """The matching documents (ascending) in the blocks whose bound reaches the ``k``-th best score."""
+def _candidates(ev: Evaluator, node: Node, docs: np.ndarray, k: int, lift: Lift | None) -> tuple[np.ndarray, int]:
+    """The matching documents (ascending) in the blocks whose bound reaches the ``k``-th best score, and
+    how many were scored to find that score."""
     snap = ev.snapshot
     bound = np.zeros(len(snap.block_bounds) - 1)
     _bound(ev, node, 1.0, bound)
@@ -91,7 +93,7 @@ def _candidates(ev: Evaluator, node: Node, docs: np.ndarray, k: int, lift: Lift 
     enough = int(np.searchsorted(np.cumsum(counts[order]), k)) + 1
     first = docs[np.isin(block, order[:enough])]
     kth = _ranked(ev, node, first, k, lift)[1][-1]
-    return docs[bound[block] >= kth]
+    return docs[bound[block] >= kth], len(first)
 
 
 def _bound(ev: Evaluator, node: Node, boost: float, out: np.ndarray) -> None:

@@ -186,7 +186,7 @@ class FlatWriter:
         for kind, values in columns:
             table[kind] = self._reserve(values.dtype, len(values))
             self._write(np.ascontiguousarray(values).data, table[kind][0])
-        directory = json.dumps({"version": 3, "segment": self._path.name.removesuffix(SUFFIX),
+        directory = json.dumps({"version": 3, "segment": self._path.name.removesuffix(SUFFIX), "block": BLOCK,
                                 "max_doc": self._max_doc, "fields": self._fields, "table": table}).encode("utf-8")
         self._write(directory, self._end)
         self._write(MAGIC + self._end.to_bytes(8, "little") + len(directory).to_bytes(8, "little"), 0)
@@ -220,6 +220,8 @@ class FlatPostings:
             meta = json.loads(os.pread(self._fd, size, at))
             self.segment: str = meta["segment"]
             self.max_doc: int = meta["max_doc"]
+            if meta["block"] != BLOCK:  # readers number blocks by this code's BLOCK
+                raise ValueError(f"{path} has blocks of {meta['block']} documents, not {BLOCK}")
             self._fields = {name: {kind: _section(sec) for kind, sec in secs.items()}
                             for name, secs in meta["fields"].items()}
             table = {kind: _section(sec) for kind, sec in meta["table"].items()}
