@@ -285,3 +285,41 @@ def table(rows: Sequence[Sequence[str]]) -> str:
              for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------- other titles
+
+
+class TitleTagger:
+    """Tags for titles outside baomoi by the rule of ``derive_tags`` (bench/scaling.py).
+
+    The vocabulary and its document frequencies stay baomoi's, so a baomoi title gets the tags
+    ``derive_tags`` gives it and any other title the same kind: its 1-2 rarest vocabulary words.
+    Segmented titles are cached in bench/out/title_words_<name>.json (``save``).
+    """
+
+    def __init__(self, name: str) -> None:
+        records = read_records()
+        _, vocab = derive_tags(records)
+        stop = {line.strip().lower() for line in STOPWORDS.read_text(encoding="utf-8").splitlines() if line.strip()}
+        self.df: Counter[str] = Counter()
+        for words in _segment_titles(records):
+            self.df.update({k for k, _ in words if k not in stop})
+        # A display form lowercases to its key (derive_tags keys words by their lowercased spelling).
+        self.display = {t.lower(): t for t in vocab}
+        self.path = OUT / f"title_words_{name}.json"
+        self.words: dict[str, list[list[str]]] = {}
+        if self.path.exists():
+            self.words = json.loads(self.path.read_text(encoding="utf-8"))
+
+    def __call__(self, title: str) -> tuple[str, ...]:
+        if title not in self.words:
+            from pyvi import ViTokenizer
+
+            self.words[title] = [list(w) for w in _title_words(title, ViTokenizer.tokenize)]
+        keys = sorted({k for k, _ in self.words[title] if k in self.display}, key=lambda k: (self.df[k], k))
+        return tuple(self.display[k] for k in keys[:TAGS_PER_ARTICLE])
+
+    def save(self) -> None:
+        OUT.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(self.words, ensure_ascii=False), encoding="utf-8")
