@@ -10,6 +10,7 @@ fi
 python -m pip install --quiet --upgrade pip
 python -m pip install --quiet -e ".[test,cluster]"
 bash scripts/install-browser.sh
+bash scripts/install-haproxy.sh
 ruff check searchsvc tests bench scripts wsgi.py
 mypy searchsvc
 pytest "$@"

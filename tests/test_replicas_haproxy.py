@@ -1,0 +1,310 @@
+"""A primary, two read replicas and a real HAProxy (deploy/haproxy.cfg) on loopback, under load.
+
+While threads search through HAProxy: a reindex and two ``add`` jobs run on the primary's home through
+the CLI, and one replica is SIGKILLed (its whole process group, as when a machine dies) and restarted.
+No request through HAProxy may fail, and every changed article must be served by every replica within
+``BOUND`` seconds. The figures (requests, failures, HAProxy's retries, each replica's lag) are printed;
+``bench/replicas.py`` runs the same cluster and adds memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from searchsvc.sample import SAMPLE_PATH
+
+ROOT = Path(__file__).resolve().parent.parent
+HAPROXY_CFG = ROOT / "deploy" / "haproxy.cfg"
+CLI = [sys.executable, "-c", "from searchsvc.cli import main; main()"]
+TOKEN = "replication-test-token"
+BOUND = 10.0  # seconds within which a change must be served by every replica
+REPLICAS = ("replica1", "replica2")
+QUERIES = ("trẻ em", "tre em", "giá vàng", "Hà Nội", "bóng đá", "kinh tế", "thời tiết", "giáo dục")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def status_of(url: str, timeout: float = 5.0) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            response.read()
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except OSError:
+        return 0
+
+
+def wait_until(what: str, check: Any, seconds: float, proc: subprocess.Popen[bytes] | None = None) -> float:
+    """Seconds until ``check()`` is true; AssertionError naming ``what`` after ``seconds``."""
+    start = time.monotonic()
+    while not check():
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"{what}: the process exited with {proc.returncode}")
+        if time.monotonic() - start > seconds:
+            raise AssertionError(f"{what}: not within {seconds:g} s")
+        time.sleep(0.05)
+    return time.monotonic() - start
+
+
+def pss_kib(pgid: int) -> int:
+    """Proportional set size of a process group (shared pages split between the processes sharing them)."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry)) != pgid:
+                continue
+            with open(f"/proc/{entry}/smaps_rollup") as fh:
+                total += sum(int(line.split()[1]) for line in fh if line.startswith("Pss:"))
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+@dataclass
+class Cluster:
+    work: Path
+    env: dict[str, str]
+    ports: dict[str, int] = field(default_factory=dict)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def home(self, name: str) -> Path:
+        return self.work / name
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run([*CLI, "--index-dir", str(self.home("primary")), "--quiet", *args], env=self.env,
+                              capture_output=True, timeout=300)
+        assert done.returncode == 0, done.stderr.decode()
+        return done.stdout.decode()
+
+    def start(self, name: str, *extra: str) -> None:
+        self.ports.setdefault(name, free_port())
+        log = open(self.work / f"{name}.log", "ab")  # noqa: SIM115  # the child keeps it
+        self.procs[name] = subprocess.Popen(
+            [*CLI, "--index-dir", str(self.home(name)), "--quiet", "serve", "--port", str(self.ports[name]),
+             "--threads", "4", *extra], env=self.env, stdout=log, stderr=log, start_new_session=True)
+        log.close()
+
+    def start_replica(self, name: str) -> None:
+        self.start(name, "--workers", "2", "--replica-of", self.url("primary"))
+
+    def start_haproxy(self) -> None:
+        self.ports["lb"], self.ports["stats"] = free_port(), free_port()
+        env = {**self.env, "SEARCHSVC_LB_BIND": f"127.0.0.1:{self.ports['lb']}",
+               "SEARCHSVC_LB_STATS": f"127.0.0.1:{self.ports['stats']}",
+               "SEARCHSVC_PRIMARY": f"127.0.0.1:{self.ports['primary']}",
+               "SEARCHSVC_REPLICA1": f"127.0.0.1:{self.ports['replica1']}",
+               "SEARCHSVC_REPLICA2": f"127.0.0.1:{self.ports['replica2']}"}
+        log = open(self.work / "haproxy.log", "ab")  # noqa: SIM115
+        self.procs["haproxy"] = subprocess.Popen(["haproxy", "-db", "-f", str(HAPROXY_CFG)], env=env, stdout=log,
+                                                 stderr=log, start_new_session=True)
+        log.close()
+
+    def kill(self, name: str) -> None:
+        """SIGKILL to the whole process group: master and workers die at once, mid-request or mid-copy."""
+        os.killpg(self.procs[name].pid, signal.SIGKILL)
+        self.procs[name].wait(10)
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+    def haproxy_stats(self) -> dict[str, dict[str, str]]:
+        with urllib.request.urlopen(self.url("stats") + "/stats;csv", timeout=5) as response:
+            lines = response.read().decode().splitlines()
+        header = lines[0].lstrip("# ").split(",")
+        rows = [dict(zip(header, line.split(","), strict=False)) for line in lines[1:] if line]
+        return {f"{r['pxname']}/{r['svname']}": r for r in rows}
+
+    def log(self, name: str) -> str:
+        path = self.work / f"{name}.log"
+        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+
+@contextmanager
+def cluster(work: Path) -> Iterator[Cluster]:
+    """Primary (the packaged sample, built by the CLI), two replicas copying it, HAProxy in front, all up."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEARCHSVC_")}
+    env.update(SEARCHSVC_REPLICATION_TOKEN=TOKEN, SEARCHSVC_REPLICATION_POLL_INTERVAL="0.2",
+               SEARCHSVC_PROCS="1")
+    c = Cluster(work, env)
+    try:
+        c.cli("reindex", str(SAMPLE_PATH))
+        c.start("primary", "--workers", "1")
+        wait_until("primary up", lambda: status_of(c.url("primary") + "/healthz") == 200, 120, c.procs["primary"])
+        for name in ("replica1", "replica2"):
+            c.start_replica(name)
+        for name in ("replica1", "replica2"):
+            wait_until(f"{name} serving its copy", lambda n=name: status_of(c.url(n) + "/healthz") == 200, 120,
+                       c.procs[name])
+        c.start_haproxy()
+
+        def both_up() -> bool:
+            try:
+                stats = c.haproxy_stats()
+            except OSError:
+                return False
+            return all(stats[f"replicas/{n}"]["status"] == "UP" for n in ("replica1", "replica2"))
+
+        wait_until("HAProxy sees both replicas up", both_up, 30, c.procs["haproxy"])
+        yield c
+    except BaseException:
+        for name in ("primary", "replica1", "replica2", "haproxy"):
+            print(f"--- {name} log (tail)\n{c.log(name)}")
+        raise
+    finally:
+        c.stop()
+
+
+class Load:
+    """``threads`` readers searching through HAProxy, each pausing ``pause`` s between requests (bounded)."""
+
+    def __init__(self, base: str, threads: int = 3, pause: float = 0.01) -> None:
+        self.base = base
+        self.requests = 0
+        self.failures: list[str] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(i, pause), daemon=True) for i in range(threads)]
+
+    def __enter__(self) -> Load:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(30)
+
+    def _run(self, seed: int, pause: float) -> None:
+        n = seed
+        while not self._stop.is_set():
+            q = urllib.request.quote(QUERIES[n % len(QUERIES)])
+            n += 1
+            url = f"{self.base}/api/search?q={q}&per_page=5" if n % 4 else f"{self.base}/api/suggest?q=tr"
+            code = status_of(url, timeout=10)
+            with self._lock:
+                self.requests += 1
+                if code != 200:
+                    self.failures.append(f"{code} {url}")
+            time.sleep(pause)
+
+
+def write_articles(path: Path, prefix: str, count: int) -> list[str]:
+    ids = [f"{prefix}-{i}" for i in range(count)]
+    with open(path, "w", encoding="utf-8") as fh:
+        for i, article_id in enumerate(ids):
+            fh.write(json.dumps({"id": article_id, "title": f"Tin kiểm thử bản sao {prefix} số {i}",
+                                 "lead": "Bài viết thêm vào máy chủ chính trong khi tải.",
+                                 "body": "Nội dung bài viết để kiểm tra bản sao đọc phía sau HAProxy.",
+                                 "category": "Kiểm thử", "tags": ["Bản sao"], "author": "Kiểm thử",
+                                 "published": "2024-06-01T08:00:00", "url": f"https://example.vn/{article_id}",
+                                 "source": "test"}, ensure_ascii=False) + "\n")
+    return ids
+
+
+def lags(c: Cluster, replicas: tuple[str, ...], ids: list[str], since: float) -> dict[str, float]:
+    """Seconds from ``since`` (wall clock) until each replica, asked directly and in turn, serves every id."""
+    seen: dict[str, float] = {}
+
+    def check() -> bool:
+        for r in replicas:
+            if r not in seen and all(status_of(f"{c.url(r)}/api/articles/{i}") == 200 for i in ids):
+                seen[r] = time.time() - since
+        return len(seen) == len(replicas)
+
+    wait_until(f"{ids} on {replicas}", check, BOUND + 60)
+    return seen
+
+
+def committed_at(home: Path) -> float:
+    """When the primary's last commit landed: a reindex replaces CURRENT last, an add rewrites meta.json last
+    (the CLI process exits a while after that, so its exit would understate the lag)."""
+    current = (home / "CURRENT").read_text().strip()
+    return max(os.stat(home / "CURRENT").st_mtime, os.stat(home / current / "meta.json").st_mtime)
+
+
+def run_scenario(work: Path, pause: float = 0.01) -> dict[str, Any]:
+    """The whole scenario; returns its figures (bench/replicas.py adds memory)."""
+    figures: dict[str, Any] = {"lag_s": {}}
+    with cluster(work) as c, Load(c.url("lb"), pause=pause) as load:
+        time.sleep(1.0)
+        marker = write_articles(work / "marker.jsonl", "reindex-marker", 1)
+        c.cli("reindex", str(SAMPLE_PATH), str(work / "marker.jsonl"))
+        figures["lag_s"]["reindex"] = lags(c, REPLICAS, marker, committed_at(c.home("primary")))
+
+        first = write_articles(work / "add1.jsonl", "add-one", 3)
+        c.cli("add", str(work / "add1.jsonl"))
+        figures["lag_s"]["add1"] = lags(c, REPLICAS, first, committed_at(c.home("primary")))
+
+        c.kill("replica2")
+        killed = time.monotonic()
+        second = write_articles(work / "add2.jsonl", "add-two", 3)
+        c.cli("add", str(work / "add2.jsonl"))
+        figures["lag_s"]["add2"] = lags(c, ("replica1",), second, committed_at(c.home("primary")))
+        time.sleep(max(0.0, 1.5 - (time.monotonic() - killed)))  # HAProxy has marked it down by now
+        restarted = time.time()
+        c.start_replica("replica2")
+        figures["replica2_restart_to_healthz_s"] = wait_until(
+            "replica2 back", lambda: status_of(c.url("replica2") + "/healthz") == 200, 120, c.procs["replica2"])
+        after = lags(c, ("replica2",), second, time.time())["replica2"]
+        figures["lag_s"]["add2"]["replica2_after_healthz"] = after
+        figures["lag_s"]["add2"]["replica2_after_restart"] = time.time() - restarted
+        time.sleep(1.0)
+        figures["memory_pss_mib"] = {name: round(pss_kib(c.procs[name].pid) / 1024, 1)
+                                     for name in ("primary", "replica1", "replica2", "haproxy")}
+        stats = c.haproxy_stats()
+    figures["requests"] = load.requests
+    figures["failures"] = len(load.failures)
+    figures["failure_examples"] = load.failures[:5]
+    figures["haproxy"] = {key: {"retries": row.get("wretr", ""), "redispatches": row.get("wredis", ""),
+                                "sessions": row.get("stot", ""), "5xx": row.get("hrsp_5xx", ""),
+                                "status": row.get("status", "")}
+                          for key, row in stats.items() if key.startswith("replicas/")}
+    figures["loadavg"] = os.getloadavg()
+    return figures
+
+
+@pytest.mark.skipif(shutil.which("haproxy") is None, reason="scripts/install-haproxy.sh installs it")
+def test_reads_through_haproxy_survive_reindex_adds_and_a_killed_replica(tmp_path: Path) -> None:
+    figures = run_scenario(tmp_path)
+    print(json.dumps(figures, indent=1))
+    assert figures["requests"] > 100
+    assert figures["failures"] == 0, figures["failure_examples"]
+    lags = figures["lag_s"]
+    for job in ("reindex", "add1"):
+        assert max(lags[job].values()) < BOUND, lags
+    assert lags["add2"]["replica1"] < BOUND and lags["add2"]["replica2_after_healthz"] < BOUND, lags
