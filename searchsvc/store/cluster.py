@@ -21,7 +21,8 @@ import pickle
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from concurrent.futures import CancelledError
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,12 +119,14 @@ class DaskExecutor:
         shipped: dict[int, _Shipped] = {}
         done = as_completed(loop=self.client.loop)
         try:
-            static_future = self.client.scatter(static, broadcast=True)
+            with self._scheduler_calls():
+                static_future = self.client.scatter(static, broadcast=True)
             stats.bytes_out += len(static) * max(1, stats.workers)
             limit = IN_FLIGHT_PER_WORKER * max(1, stats.workers)
             for first, chunk in _chunks(items, self.chunk_bytes):
                 firsts.append(first)
-                future = self.client.submit(_build_chunk, static_future, chunk, pure=False)
+                with self._scheduler_calls():
+                    future = self.client.submit(_build_chunk, static_future, chunk, pure=False)
                 pending[future] = len(firsts) - 1
                 done.add(future)
                 stats.bytes_out += sum(map(len, chunk))
@@ -133,11 +136,22 @@ class DaskExecutor:
                 self._collect(next(done), pending, firsts, shipped, folder)
         except BaseException:
             if pending:
-                self.client.cancel(list(pending))
+                with suppress(Exception):  # best effort: the scheduler may be gone already
+                    self.client.cancel(list(pending))
             raise
         segments = [s for i in sorted(shipped) for s in shipped[i].segments]
         stats.tasks, stats.segments = len(shipped), len(segments)
         return segments, [shipped[i].observed for i in sorted(shipped)]
+
+    @contextmanager
+    def _scheduler_calls(self) -> Iterator[None]:
+        """What the client raises when the scheduler is gone, as one line."""
+        try:
+            yield
+        except (OSError, RuntimeError, TimeoutError, CancelledError) as exc:
+            reason = (str(exc).splitlines() or [""])[0]
+            raise ClusterFailed(f"lost the Dask scheduler at {self.address} ({type(exc).__name__}: {reason}); "
+                                "nothing was published") from None
 
     def _collect(self, future: Any, pending: dict[Any, int], firsts: list[str], shipped: dict[int, _Shipped],
                  folder: Path) -> None:
@@ -146,11 +160,8 @@ class DaskExecutor:
             exc = future.exception()
             raise ClusterFailed(f"a cluster worker failed on chunk {place + 1} (from article {firsts[place]!r}): "
                                 f"{type(exc).__name__}: {exc}; nothing was published")
-        try:
+        with self._scheduler_calls():  # a future is cancelled when the scheduler goes away
             result: _Shipped = future.result()
-        except Exception as exc:  # cancelled: the scheduler went away (or closed our connection)
-            raise ClusterFailed(f"lost the Dask scheduler at {self.address} ({type(exc).__name__}: {exc}); "
-                                "nothing was published") from None
         for name, data in result.files.items():
             with open(folder / name, "xb") as fh:  # "x": two chunks never share a (random) segment id
                 fh.write(data)

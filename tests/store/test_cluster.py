@@ -35,10 +35,14 @@ from searchsvc.store.snapshot import Snapshot
 CHUNK_MB = 0.3  # the 394 sample articles in about five tasks, so both workers build segments
 
 
+def _local_cluster() -> LocalCluster:
+    # Port 0 for the scheduler's HTTP server: two clusters at once (see the lost-scheduler test) never clash.
+    return LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0")
+
+
 @pytest.fixture(scope="module")
 def scheduler() -> Iterator[str]:
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as lc:
+    with _local_cluster() as lc:
         yield lc.scheduler_address
 
 
@@ -189,3 +193,26 @@ def test_an_unreachable_scheduler_is_one_line_and_exit_1(local_index: Path, tmp_
     assert result.output.strip().splitlines() == [
         f"Error: cannot reach the Dask scheduler at {address} within 0.5 s (OSError); nothing was changed"]
     assert not IndexHome(home).exists()
+
+
+def test_a_scheduler_lost_during_the_job_fails_it_and_the_old_generation_serves(
+        sample_articles: tuple[Article, ...], tmp_path: Path) -> None:
+    home = tmp_path / "index"
+    writer.reindex(IndexHome(home), sample_articles[:50])
+    lost = _local_cluster()
+
+    def articles() -> Iterator[Article]:
+        for i, article in enumerate(sample_articles):
+            if i == 200:  # chunks are out on the workers by now
+                lost.close()
+            yield article
+
+    try:
+        with cluster.connect(lost.scheduler_address, timeout=30, chunk_mb=CHUNK_MB) as executor:
+            with pytest.raises(ClusterFailed, match=r"^lost the Dask scheduler at tcp://127\.0\.0\.1:\d+ .*; "
+                                                    r"nothing was published$"):
+                writer.reindex(IndexHome(home), articles(), executor=executor)
+    finally:
+        lost.close()
+    assert [g.number for g in IndexHome(home).generations()] == [1] and IndexHome(home).current().number == 1
+    assert not list(home.glob("gen-*.tmp-*"))
