@@ -79,6 +79,8 @@ class Engine:
         self.settings = {**DEFAULTS, **settings}
         self._lock = threading.RLock()
         self._checked = 0.0
+        # Searches answered from the answer cache and those computed, since this engine opened (web/metrics.py).
+        self.cache_hits = self.cache_misses = 0
         self._open()
 
     @classmethod
@@ -162,8 +164,10 @@ class Engine:
             cached = results.get(req)
             if cached is not None:
                 # The cache lives with the snapshot, so any index change empties it.
+                self.cache_hits += 1
                 results.move_to_end(req)
                 return replace(cached, took_ms=round((time.perf_counter() - started) * 1000, 2))
+            self.cache_misses += 1
             result = self._search(parsed, req, started)
             # News search traffic repeats itself (the day's stories): answers are kept per worker.
             if int(self.settings["RESULT_CACHE"]) > 0:
