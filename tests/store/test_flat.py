@@ -353,3 +353,53 @@ def test_a_flat_file_of_another_segment_is_refused_not_a_500(tmp_path: Path) -> 
     assert response.status_code == 503, response.get_json()
     with pytest.raises(IndexUnavailable, match="run `searchsvc reindex"):
         Snapshot.open(gen)
+
+
+# -- (c) block maxima: each term's largest weight per block, in every kind of segment -----------------
+
+
+def _check_block_maxima(snap: Snapshot) -> int:
+    """For every text term: the blocks holding it, and its largest weight in each, deleted documents
+    included (their postings stay until a merge, so a bound must cover them)."""
+    checked = 0
+    for field in ("text", "text_fold", "title", "title_fold", "tag_key", "category_key"):
+        for text in snap.terms(field):
+            ids, weights = snap.postings(field, text)
+            block = np.searchsorted(snap.block_bounds, ids, side="right") - 1
+            expected = sorted({int(b): float(weights[block == b].max()) for b in np.unique(block)}.items())
+            blocks, maxima = snap.block_maxima(field, text)
+            assert list(zip(blocks.tolist(), maxima.tolist(), strict=True)) == expected, (field, text)
+            checked += 1
+    return checked
+
+
+def test_block_maxima_are_each_terms_largest_weight_per_block_in_reindex_merged_and_add_segments(
+        grown: dict[str, Any]) -> None:
+    snap = Snapshot.open(IndexHome(grown["home"]).current())
+    assert snap.segments >= 3 and len(snap.block_bounds) - 1 > snap.segments  # blocks span segments
+    assert _check_block_maxima(snap) > 5000
+    snap.close()
+
+
+def test_block_maxima_still_cover_deleted_documents(grown: dict[str, Any], tmp_path: Path) -> None:
+    home = _copy(grown["home"], tmp_path)
+    victims = [a.id for a in grown["last_add"][:3]]
+    before = Snapshot.open(IndexHome(home).current())
+    writer.delete(IndexHome(home), victims)
+    after = Snapshot.open(IndexHome(home).current())
+    assert after.doc_count == before.doc_count - 3
+    # Unchanged by a delete, and still every posting's (the deleted ones' too) upper bound.
+    for text in ("viet", "nam", "nguoi", "cua"):
+        assert [a.tolist() for a in after.block_maxima("text_fold", text)] == \
+            [a.tolist() for a in before.block_maxima("text_fold", text)]
+    assert _check_block_maxima(after) > 5000
+    before.close()
+    after.close()
+
+
+def test_a_flat_file_with_another_block_size_is_not_read(index_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    gen = IndexHome(index_dir).current()
+    segment, count = _leaves(index_dir)[0]
+    assert flat.open_for(gen.path, segment, count) is not None
+    monkeypatch.setattr(flat, "BLOCK", flat.BLOCK // 2)  # this code numbers blocks otherwise
+    assert flat.open_for(gen.path, segment, count) is None

@@ -9,6 +9,7 @@ Deleted documents stay in postings but not in ``live``; counts and averages are 
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import shutil
 import unicodedata
@@ -277,3 +278,25 @@ def test_a_generation_without_its_vocabulary_or_bigrams_is_refused_and_left_as_i
             open_it()
         assert "run `searchsvc reindex" in caught.value.message and str(gen.path) in caught.value.message
     assert _files(home) == before  # not rebuilt, not patched up: a reindex's job
+
+
+# -- blocks (what pruning bounds) -----------------------------------------------------------------
+
+
+def test_blocks_number_each_segments_documents_and_bound_lengths_and_dates(home: Path,
+                                                                            articles: list[Article]) -> None:
+    writer.add(IndexHome(home), [NEW, dataclasses.replace(HAND[1], id="h-nfd-2")])
+    snap = Snapshot.open(IndexHome(home).current())
+    n = len(articles)
+    assert snap.segments == 2
+    # One short block per segment: blocks never straddle segments.
+    assert snap.block_bounds.tolist() == [0, n, n + 2]
+    lengths = snap.lengths("text")[0]
+    assert snap.block_min_lengths("text").tolist() == [lengths[:n].min(), lengths[n:].min()]
+    assert snap.block_published.tolist() == [snap.published[:n].max(), snap.published[n:].max()]
+    ids, weights = snap.postings("text", "vàng")
+    in_add = ids >= n
+    blocks, maxima = snap.block_maxima("text", "vàng")
+    assert blocks[-1] == 1 and maxima[-1] == weights[in_add].max()
+    assert blocks.tolist() == ([0] if (~in_add).any() else []) + [1]
+    snap.close()
