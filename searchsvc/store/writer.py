@@ -30,6 +30,7 @@ from searchsvc.errors import IndexUnavailable, InputError, JobRefused, NotFound
 from searchsvc.model import bigrams, vocabulary
 from searchsvc.store import build
 from searchsvc.store.home import IndexHome
+from searchsvc.store.progress import Progress
 from searchsvc.store.schema import TEXT_PARTS, build_schema
 from searchsvc.store.w3 import FastW3Codec
 
@@ -187,8 +188,9 @@ def reindex(
             (home.path / _MARKER).write_text(str(os.getpid()), encoding="utf-8")
             journal_start = home.journal_size()
         number, folder = home.new_build_dir()
+        tracker = Progress(home.path)  # for the server's /metrics: the job runs in this process, not there
         try:
-            count = build_generation(folder, items, procs, report, progress, executor)
+            count = build_generation(folder, tracker.count(items), procs, report, progress, executor)
             _check_rejects(report, max_rejects, "published")
             _check_shrink(home, count, shrink_guard, report)
             # The accent-restoration vocabulary ships inside the generation it describes. It is built
@@ -196,6 +198,7 @@ def reindex(
             # delete waits on that lock); like an add to a serving generation, replayed changes do not
             # update it.
             _stage(progress, "building the vocabulary")
+            tracker.at("vocabulary")
             with whoosh_index.open_dir(str(folder)).searcher() as s:
                 vocabulary.save(folder, vocabulary.build(s.reader()))
             with home.lock("writer", WRITER_LOCK_TIMEOUT):
@@ -208,6 +211,7 @@ def reindex(
                 home.write_meta(folder, {"doc_count": count, "created": datetime.now(UTC).isoformat(),
                                          "rejected": len(report.rejected)})
                 _stage(progress, f"publishing generation {number}")
+                tracker.at("publishing")
                 gen = home.publish(number, folder)
                 home.journal.unlink(missing_ok=True)
                 (home.path / _MARKER).unlink(missing_ok=True)
@@ -215,7 +219,9 @@ def reindex(
             # Nothing was published: the folder goes now, not at the next run, and adds stop journaling.
             shutil.rmtree(folder, ignore_errors=True)
             (home.path / _MARKER).unlink(missing_ok=True)
+            tracker.end()
             raise
+        tracker.end()
         home.clean()
     report.indexed = count
     report.generation = gen.number
