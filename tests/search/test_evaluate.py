@@ -365,3 +365,27 @@ def test_replacing_an_article_by_an_identical_copy_leaves_scores_as_they_were(tm
     before = _vang_scores(home)
     writer.add(IndexHome(home), [UPDATED[0]])  # an update that changes nothing a reader can see
     assert _vang_scores(home) == pytest.approx(before, rel=1e-5)
+
+
+# -- (f) a restricted evaluator: the same scores at fewer documents --------------------------------
+
+
+NODES = (
+    v("vang"), And((v("gia"), v("vang"))), Or((v("gia"), v("vang", 2.0)), 1.5), AndMaybe(v("vang"), v("tang")),
+    AndNot(v("vang"), v("tang")), Phrase("text_fold", ("gia", "vang")), And((v("vang"), Filter(v("gia")))),
+    And((v("gia"), DateRange(JANUARY, None))), Every(),
+)
+
+
+@pytest.mark.parametrize("node", NODES)
+@pytest.mark.parametrize("within", [(0, 4), (1, 2, 5), (), (0, 1, 2, 3, 4, 5)])
+def test_within_gives_the_full_evaluations_matches_and_scores_at_those_documents(
+        placed: Snapshot, node: Node, within: tuple[int, ...]) -> None:
+    ev = Evaluator(placed, time.monotonic() + 60)
+    full = ev.run(node)
+    docs = np.array(within, np.int64)
+    part = ev.within(docs).run(node)
+    assert part.match.tolist() == full.match[docs].tolist()
+    assert part.score.tolist() == full.score[docs].tolist()  # exactly: pruning compares scores bit for bit
+    alone = Evaluator(placed, time.monotonic() + 60).within(docs).run(node)  # no full evaluation before it
+    assert alone.score.tolist() == part.score.tolist() and alone.match.tolist() == part.match.tolist()
