@@ -10,6 +10,11 @@ hold common words as in a running service, not the timed queries themselves.
 
     python bench/query_latency.py --limit 2000            # development
     python bench/query_latency.py --json query_latency.json
+    python bench/query_latency.py --exhaustive            # also PRUNE=false, same queries, same run
+
+``--exhaustive`` times a second engine over the same index that scores every match (``PRUNE`` false)
+interleaved with the first, prints both and their ratio, and counts the answers (total and hit ids)
+that differ between them: pruning must change none.
 """
 
 from __future__ import annotations
@@ -79,6 +84,12 @@ def request(q: corpus.Query) -> SearchRequest:
     return SearchRequest(q=q.q, tags=q.tags, per_page=10)
 
 
+def _timed(engine: Engine, q: corpus.Query) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    result = engine.search(request(q))
+    return result, (time.perf_counter() - t0) * 1000
+
+
 @click.command()
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Index only the first N records.")
 @click.option("--queries", "n_queries", type=click.IntRange(min=1), default=300, show_default=True)
@@ -87,20 +98,27 @@ def request(q: corpus.Query) -> SearchRequest:
 @click.option("--profile", "profile_top", type=click.IntRange(min=0), default=0,
               help="Also cProfile Engine.search over the mix and print the top N functions (cumulative).")
 @click.option("--json", "json_name", default=None, help="Write the figures to bench/out/NAME.")
-def main(limit: int | None, n_queries: int, seed: int, rebuild: bool, profile_top: int, json_name: str | None) -> None:
+@click.option("--exhaustive", is_flag=True, help="Also time PRUNE=false on the same queries, interleaved.")
+@click.option("--index-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Search this index home (of the same records) instead of the cached bench index.")
+def main(limit: int | None, n_queries: int, seed: int, rebuild: bool, profile_top: int, json_name: str | None,
+         exhaustive: bool, index_dir: Path | None) -> None:
     """p50/p95/p99 of a full search response, searchsvc vs SQLite FTS5."""
     articles, vocab = corpus.load_articles(limit)
     queries = corpus.make_queries(articles, vocab, n_queries, seed)
     # Warmed up on a different mix (another seed): caches then hold the common words, as in a running
     # service, but not the timed queries' own rare words and phrases.
     warm = corpus.make_queries(articles, vocab, n_queries, seed + 1)
-    home = corpus.searchsvc_index(articles, limit, rebuild)
+    home = index_dir or corpus.searchsvc_index(articles, limit, rebuild)
     fts = Fts5(corpus.fts5_database(articles, limit, rebuild))
     # The answer cache is off: this measures computing each answer, not repeating it.
     engine = Engine.open(home, {"RESULT_CACHE": 0})
+    full = Engine.open(home, {"RESULT_CACHE": 0, "PRUNE": False}) if exhaustive else None
 
     for q in warm:  # warm-up: caches, OS page cache, pyvi/CRF models
         engine.search(request(q))
+        if full is not None:
+            full.search(request(q))
         fts.search(q)
 
     load_before = corpus.uptime()
@@ -108,16 +126,29 @@ def main(limit: int | None, n_queries: int, seed: int, rebuild: bool, profile_to
     theirs: list[float] = []
     cpu = [0.0, 0.0]  # CPU seconds of this thread: less sensitive than wall time to a busy machine
     totals: list[tuple[int, int]] = []
-    for q in queries:
+    unpruned: list[float] = []
+    differ = 0
+    for i, q in enumerate(queries):
+        # The exhaustive engine goes first on every other query: whichever runs second finds the
+        # query's postings in the page cache.
+        if full is not None and i % 2:
+            other, ms = _timed(full, q)
+            unpruned.append(ms)
         c0, t0 = time.thread_time(), time.perf_counter()
         result = engine.search(request(q))
         c1, t1 = time.thread_time(), time.perf_counter()
-        total, _ = fts.search(q)
+        if full is not None and not i % 2:
+            other, ms = _timed(full, q)
+            unpruned.append(ms)
+        if full is not None:
+            differ += (other.total, [h.id for h in other.hits]) != (result.total, [h.id for h in result.hits])
         c2, t2 = time.thread_time(), time.perf_counter()
+        total, _ = fts.search(q)
+        c3, t3 = time.thread_time(), time.perf_counter()
         cpu[0] += c1 - c0
-        cpu[1] += c2 - c1
+        cpu[1] += c3 - c2
         ours.append((t1 - t0) * 1000)
-        theirs.append((t2 - t1) * 1000)
+        theirs.append((t3 - t2) * 1000)
         totals.append((result.total, total))
     load_after = corpus.uptime()
 
@@ -136,6 +167,14 @@ def main(limit: int | None, n_queries: int, seed: int, rebuild: bool, profile_to
           f"{sum(1 for q in queries if q.q.startswith(chr(34)))} phrases); "
           f"no hits: searchsvc {zero_ours}, fts5 {zero_fts}")
     print(corpus.table(rows))
+    e: dict[str, float] = {}
+    if full is not None:
+        e = corpus.percentiles(unpruned)
+        print(corpus.table([["", "mean ms", "p50 ms", "p95 ms", "p99 ms", "max ms"],
+                            ["pruned", *(f"{s[k]:.1f}" for k in cols[:-1])],
+                            ["exhaustive", *(f"{e[k]:.1f}" for k in cols[:-1])],
+                            ["ratio", *(f"{s[k] / e[k]:.2f}x" if e[k] else "-" for k in cols[:-1])]]))
+        print(f"answers (total, hit ids) that differ between pruned and exhaustive: {differ} of {len(queries)}")
     ok = s["p50"] <= TARGET_P50_MS and s["p95"] <= TARGET_P95_MS
     print(f"target p50 <= {TARGET_P50_MS:.0f} ms, p95 <= {TARGET_P95_MS:.0f} ms: {'met' if ok else 'MISSED'}")
     print(f"{load_before} (before) / {load_after} (after)")
@@ -161,7 +200,8 @@ def main(limit: int | None, n_queries: int, seed: int, rebuild: bool, profile_to
         out = corpus.OUT / Path(json_name).name
         out.write_text(json.dumps({
             "corpus": corpus.size_label(limit), **info, "queries": len(queries), "seed": seed,
-            "searchsvc_ms": s, "fts5_ms": f, "related_ms": r, "target_met": ok, "load_before": load_before,
+            "searchsvc_ms": s, "fts5_ms": f, "exhaustive_ms": e or None, "pruned_differ": differ if e else None,
+            "related_ms": r, "target_met": ok, "load_before": load_before,
             "load_after": load_after, "no_hits": {"searchsvc": zero_ours, "fts5": zero_fts},
             "slowest": [{"ms": round(ms, 1), "query": q.label()} for ms, q in slowest], "profile": profile,
         }, ensure_ascii=False, indent=2), encoding="utf-8")
