@@ -68,9 +68,10 @@ def wait_until(what: str, check: Any, seconds: float, proc: subprocess.Popen[byt
     return time.monotonic() - start
 
 
-def pss_kib(pgid: int) -> int:
-    """Proportional set size of a process group (shared pages split between the processes sharing them)."""
-    total = 0
+def memory_kib(pgid: int) -> tuple[int, int, int]:
+    """(processes, RSS, PSS) of a process group in KiB; PSS splits shared pages (the page cache of mmapped
+    index files, libraries) between the processes sharing them, so PSS adds up and RSS does not."""
+    procs = rss = pss = 0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -78,9 +79,24 @@ def pss_kib(pgid: int) -> int:
             if os.getpgid(int(entry)) != pgid:
                 continue
             with open(f"/proc/{entry}/smaps_rollup") as fh:
-                total += sum(int(line.split()[1]) for line in fh if line.startswith("Pss:"))
-        except (OSError, ValueError):
+                fields = {line.split(":")[0]: int(line.split()[1]) for line in fh if line.split()[-1] == "kB"}
+        except (OSError, ValueError, IndexError):
             continue
+        procs += 1
+        rss += fields.get("Rss", 0)
+        pss += fields.get("Pss", 0)
+    return procs, rss, pss
+
+
+def disk_kib(home: Path) -> int:
+    """Disk used by an index home, each hard-linked file once."""
+    seen: set[int] = set()
+    total = 0
+    for path in home.rglob("*"):
+        st = path.lstat()
+        if path.is_file() and st.st_ino not in seen:
+            seen.add(st.st_ino)
+            total += st.st_blocks * 512 // 1024
     return total
 
 
@@ -90,6 +106,7 @@ class Cluster:
     env: dict[str, str]
     ports: dict[str, int] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    replica_workers: int = 2
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
@@ -112,7 +129,7 @@ class Cluster:
         log.close()
 
     def start_replica(self, name: str) -> None:
-        self.start(name, "--workers", "2", "--replica-of", self.url("primary"))
+        self.start(name, "--workers", str(self.replica_workers), "--replica-of", self.url("primary"))
 
     def start_haproxy(self) -> None:
         self.ports["lb"], self.ports["stats"] = free_port(), free_port()
@@ -154,15 +171,17 @@ class Cluster:
 
 
 @contextmanager
-def cluster(work: Path) -> Iterator[Cluster]:
-    """Primary (the packaged sample, built by the CLI), two replicas copying it, HAProxy in front, all up."""
+def cluster(work: Path, corpus: Path = SAMPLE_PATH, workers: tuple[int, int] = (1, 2)) -> Iterator[Cluster]:
+    """Primary (``corpus``, the packaged sample unless told, built by the CLI), two replicas copying it,
+    HAProxy in front, all up; ``workers``: gunicorn workers of the primary and of each replica."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEARCHSVC_")}
     env.update(SEARCHSVC_REPLICATION_TOKEN=TOKEN, SEARCHSVC_REPLICATION_POLL_INTERVAL="0.2",
                SEARCHSVC_PROCS="1")
     c = Cluster(work, env)
     try:
-        c.cli("reindex", str(SAMPLE_PATH))
-        c.start("primary", "--workers", "1")
+        c.cli("reindex", str(corpus))
+        c.start("primary", "--workers", str(workers[0]))
+        c.replica_workers = workers[1]
         wait_until("primary up", lambda: status_of(c.url("primary") + "/healthz") == 200, 120, c.procs["primary"])
         for name in ("replica1", "replica2"):
             c.start_replica(name)
@@ -236,18 +255,38 @@ def write_articles(path: Path, prefix: str, count: int) -> list[str]:
     return ids
 
 
-def lags(c: Cluster, replicas: tuple[str, ...], ids: list[str], since: float) -> dict[str, float]:
-    """Seconds from ``since`` (wall clock) until each replica, asked directly and in turn, serves every id."""
+def job(c: Cluster, replicas: tuple[str, ...], ids: list[str], *args: str) -> dict[str, float]:
+    """Run a CLI job on the primary's home and return each replica's lag: seconds from the job's commit
+    (``committed_at``) until the replica, asked directly, serves its articles.
+
+    The replicas are watched while the job runs (the CLI exits a while after it commits), one id at a
+    time: a job is one commit, so its articles arrive together, which is checked afterwards.
+    """
+    cli = subprocess.Popen([*CLI, "--index-dir", str(c.home("primary")), "--quiet", *args], env=c.env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     seen: dict[str, float] = {}
 
     def check() -> bool:
         for r in replicas:
-            if r not in seen and all(status_of(f"{c.url(r)}/api/articles/{i}") == 200 for i in ids):
-                seen[r] = time.time() - since
+            if r not in seen and status_of(f"{c.url(r)}/api/articles/{ids[-1]}") == 200:
+                seen[r] = time.time()
         return len(seen) == len(replicas)
 
-    wait_until(f"{ids} on {replicas}", check, BOUND + 60)
-    return seen
+    try:
+        wait_until(f"{ids} on {replicas}", check, 300 + BOUND)
+    finally:
+        _, err = cli.communicate(timeout=300)
+    assert cli.returncode == 0, err.decode()
+    since = committed_at(c.home("primary"))
+    for r in replicas:
+        assert all(status_of(f"{c.url(r)}/api/articles/{i}") == 200 for i in ids), (r, ids)
+    return {r: seen[r] - since for r in replicas}
+
+
+def switched(c: Cluster, replicas: tuple[str, ...], lag: dict[str, float]) -> dict[str, float]:
+    """The part of each replica's lag before its CURRENT switch (the copy); the rest is serving reopening."""
+    since = committed_at(c.home("primary"))
+    return {r: os.stat(c.home(r) / "CURRENT").st_mtime - since for r in replicas if r in lag}
 
 
 def committed_at(home: Path) -> float:
@@ -257,35 +296,43 @@ def committed_at(home: Path) -> float:
     return max(os.stat(home / "CURRENT").st_mtime, os.stat(home / current / "meta.json").st_mtime)
 
 
-def run_scenario(work: Path, pause: float = 0.01) -> dict[str, Any]:
-    """The whole scenario; returns its figures (bench/replicas.py adds memory)."""
-    figures: dict[str, Any] = {"lag_s": {}}
-    with cluster(work) as c, Load(c.url("lb"), pause=pause) as load:
+def run_scenario(work: Path, pause: float = 0.01, corpus: Path = SAMPLE_PATH,
+                 workers: tuple[int, int] = (1, 2)) -> dict[str, Any]:
+    """The whole scenario; returns its figures (bench/replicas.py prints them with other settings)."""
+    figures: dict[str, Any] = {"lag_s": {}, "workers": {"primary": workers[0], "replica": workers[1]}}
+    with cluster(work, corpus, workers) as c, Load(c.url("lb"), pause=pause) as load:
         time.sleep(1.0)
         marker = write_articles(work / "marker.jsonl", "reindex-marker", 1)
-        c.cli("reindex", str(SAMPLE_PATH), str(work / "marker.jsonl"))
-        figures["lag_s"]["reindex"] = lags(c, REPLICAS, marker, committed_at(c.home("primary")))
+        lag = figures["lag_s"]["reindex"] = job(c, REPLICAS, marker, "reindex", str(corpus),
+                                                str(work / "marker.jsonl"))
+        figures["switch_s"] = {"reindex": switched(c, REPLICAS, lag)}
 
         first = write_articles(work / "add1.jsonl", "add-one", 3)
-        c.cli("add", str(work / "add1.jsonl"))
-        figures["lag_s"]["add1"] = lags(c, REPLICAS, first, committed_at(c.home("primary")))
+        lag = figures["lag_s"]["add1"] = job(c, REPLICAS, first, "add", str(work / "add1.jsonl"))
+        figures["switch_s"]["add1"] = switched(c, REPLICAS, lag)
 
         c.kill("replica2")
         killed = time.monotonic()
         second = write_articles(work / "add2.jsonl", "add-two", 3)
-        c.cli("add", str(work / "add2.jsonl"))
-        figures["lag_s"]["add2"] = lags(c, ("replica1",), second, committed_at(c.home("primary")))
+        figures["lag_s"]["add2"] = job(c, ("replica1",), second, "add", str(work / "add2.jsonl"))
         time.sleep(max(0.0, 1.5 - (time.monotonic() - killed)))  # HAProxy has marked it down by now
         restarted = time.time()
         c.start_replica("replica2")
         figures["replica2_restart_to_healthz_s"] = wait_until(
             "replica2 back", lambda: status_of(c.url("replica2") + "/healthz") == 200, 120, c.procs["replica2"])
-        after = lags(c, ("replica2",), second, time.time())["replica2"]
-        figures["lag_s"]["add2"]["replica2_after_healthz"] = after
+        up = time.time()
+        wait_until("add2 on the restarted replica2",
+                   lambda: all(status_of(f"{c.url('replica2')}/api/articles/{i}") == 200 for i in second), 60)
+        figures["lag_s"]["add2"]["replica2_after_healthz"] = time.time() - up
         figures["lag_s"]["add2"]["replica2_after_restart"] = time.time() - restarted
         time.sleep(1.0)
-        figures["memory_pss_mib"] = {name: round(pss_kib(c.procs[name].pid) / 1024, 1)
-                                     for name in ("primary", "replica1", "replica2", "haproxy")}
+        figures["memory_mib"] = {}
+        for name in ("primary", "replica1", "replica2", "haproxy"):
+            procs, rss, pss = memory_kib(c.procs[name].pid)
+            figures["memory_mib"][name] = {"processes": procs, "rss": round(rss / 1024, 1),
+                                           "pss": round(pss / 1024, 1)}
+        figures["disk_mib"] = {name: round(disk_kib(c.home(name)) / 1024, 1)
+                               for name in ("primary", "replica1", "replica2")}
         stats = c.haproxy_stats()
     figures["requests"] = load.requests
     figures["failures"] = len(load.failures)
