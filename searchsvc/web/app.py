@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from searchsvc import config
 from searchsvc.errors import InputError, SearchsvcError
+from searchsvc.web import metrics
 from searchsvc.web.api import bp as api_bp
 from searchsvc.web.pages import bp as pages_bp
 from searchsvc.web.replication import init_app as init_replication
@@ -49,6 +50,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(pages_bp)
     init_replication(app)
 
+    metrics.init_app(app)  # first of the request hooks: a request they refuse is counted too
     app.register_error_handler(Exception, _handle_error)
     app.before_request(_utf8_query_string)
     app.before_request(_preflight)
