@@ -18,9 +18,10 @@ never share a counter. What a scrape sees:
   progress file a reindex (a CLI process) leaves in the index home (``store/progress.py``).
 
 Under gunicorn each worker process has its own counters, so a scrape sees the one worker that answered it.
-With ``PROMETHEUS_MULTIPROC_DIR`` set (an empty folder, before the server starts) the request and cache
-metrics are summed over all workers by prometheus-client's multiprocess mode; the state gauges are still
-those of the answering worker (every worker serves the same generation within RELOAD_INTERVAL).
+With ``PROMETHEUS_MULTIPROC_DIR`` set (an empty folder, before the server starts; emptied at each restart)
+the request counts and latencies are summed over all workers by prometheus-client's multiprocess mode; the
+cache counters and the state gauges are still those of the answering worker (every worker serves the same
+generation within RELOAD_INTERVAL).
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -170,3 +173,30 @@ def test_the_access_log_goes_to_stderr_with_dash_and_is_off_by_default(
         client.get("/healthz")
     [line] = [json.loads(x) for x in capsys.readouterr().err.splitlines() if x.startswith("{")]
     assert (line["route"], line["status"], line["generation"]) == ("/healthz", 200, 1)
+
+
+_FORKED_WORKERS = """
+import os, sys
+from searchsvc.web.app import create_app
+app = create_app({"INDEX_DIR": sys.argv[1], "TESTING": True})
+child = os.fork()  # two workers of one server, as gunicorn forks them after loading the app
+with app.test_client() as client:
+    for _ in range(3 if child == 0 else 2):
+        client.get("/healthz")
+    if child == 0:
+        os._exit(0)
+    os.waitpid(child, 0)
+    sys.stdout.write(client.get("/metrics").get_data(as_text=True))
+"""
+
+
+def test_in_multiprocess_mode_a_scrape_sums_the_workers_requests(index_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "prometheus"
+    folder.mkdir()
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder)}
+    out = subprocess.run([sys.executable, "-c", _FORKED_WORKERS, str(index_dir)], env=env, capture_output=True,
+                         text=True, check=True, timeout=120).stdout
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(out) for s in family.samples}
+    assert _requests(samples, "/healthz", "200") == 5
+    assert samples[("searchsvc_generation", ())] == 1
