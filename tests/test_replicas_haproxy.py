@@ -334,6 +334,7 @@ def run_scenario(work: Path, pause: float = 0.01, corpus: Path = SAMPLE_PATH,
         figures["disk_mib"] = {name: round(disk_kib(c.home(name)) / 1024, 1)
                                for name in ("primary", "replica1", "replica2")}
         stats = c.haproxy_stats()
+        figures["lb_replication_status"] = status_of(c.url("lb") + "/replication/commit")
     figures["requests"] = load.requests
     figures["failures"] = len(load.failures)
     figures["failure_examples"] = load.failures[:5]
@@ -351,6 +352,7 @@ def test_reads_through_haproxy_survive_reindex_adds_and_a_killed_replica(tmp_pat
     print(json.dumps(figures, indent=1))
     assert figures["requests"] > 100
     assert figures["failures"] == 0, figures["failure_examples"]
+    assert figures["lb_replication_status"] == 403  # the index is not served to the public side
     lags = figures["lag_s"]
     for job in ("reindex", "add1"):
         assert max(lags[job].values()) < BOUND, lags
