@@ -250,7 +250,7 @@ def serve(opts: _Opts, host: str | None, port: int | None, workers: int | None, 
     s = opts.settings
     bind = f"{host or s['HOST']}:{port if port is not None else s['PORT']}"
     _Gunicorn(
-        {"INDEX_DIR": str(opts.home.path), "REPLICA_OF": primary},
+        {"INDEX_DIR": str(opts.home.path), **({"REPLICA_OF": replica_of} if replica_of else {})},
         {"bind": bind, "workers": workers or s["WORKERS"], "threads": threads or s["THREADS"],
          "accesslog": None if opts.quiet else "-",
          "limit_request_line": gunicorn_conf.limit_request_line},

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import ARTICLES
+
 from searchsvc.errors import IndexUnavailable, NotFound
 from searchsvc.search.engine import Engine
 from searchsvc.store import writer
