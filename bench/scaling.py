@@ -121,7 +121,8 @@ def measured(system: str, size: int, articles: int, cmd: list[str], out: Path) -
     build = Build(system, size, articles, wall, cpu, peak.rss_kb / 1024, peak.pss_kb / 1024, _disk_mb(out),
                   os.getloadavg()[0])
     # bench.json: what bench/serve_load.py --index-dir and a --reuse run read back.
-    (out / "bench.json").write_text(json.dumps({**asdict(build), "seconds": round(wall, 1)}), encoding="utf-8")
+    stamp = {**asdict(build), "seconds": round(wall, 1), "versions": _versions()}
+    (out / "bench.json").write_text(json.dumps(stamp), encoding="utf-8")
     return build
 
 
@@ -305,14 +306,33 @@ def targets(builds: Sequence[Build]) -> list[str]:
     return lines
 
 
-def _reused(folder: Path, system: str, size: int, articles: int) -> Build | None:
+def _versions() -> dict[str, str]:
+    """What an index on disk depends on besides its documents; a --reuse run rebuilds when it changed."""
+    import tantivy
+
+    from searchsvc.store.schema import FORMAT_VERSION, SCHEMA_VERSION
+
+    return {"format": str(FORMAT_VERSION), "schema": str(SCHEMA_VERSION), "tantivy": tantivy.__version__}
+
+
+def _reused(folder: Path, system: str, size: int, articles: int, opener: Any) -> tuple[Build | None, Any]:
+    """The figures and the opened index of an earlier build of the same documents, else (None, None)."""
+    from searchsvc.errors import IndexUnavailable
+
     stamp = folder / "bench.json"
     if not stamp.exists():
-        return None
+        return None, None
     data = json.loads(stamp.read_text(encoding="utf-8"))
     data.pop("seconds", None)
+    if data.pop("versions", None) != _versions():
+        return None, None
     build = Build(**{**data, "query_ms": {}, "reused": True})
-    return build if (build.system, build.size, build.articles) == (system, size, articles) else None
+    if (build.system, build.size, build.articles) != (system, size, articles):
+        return None, None
+    try:
+        return build, opener(folder)
+    except (IndexUnavailable, ValueError):  # written by other code than this (the version was not bumped)
+        return None, None
 
 
 @click.command()
@@ -343,14 +363,16 @@ def main(sizes: str, quick: bool, n_queries: int, seed: int, procs: int, reuse: 
         count = shard_articles(paths[:m])
         tag = f"b{base}-s{seed}-v{SCHEME_VERSION}-{m}x"
         home, tantivy_dir = DIR / f"index-{tag}", DIR / f"tantivy-{tag}"
-        for system, folder, build in (("searchsvc", home, build_searchsvc), ("tantivy", tantivy_dir, build_tantivy)):
-            done = _reused(folder, system, m, count) if reuse else None
-            done = done or build(folder, paths[:m], m, count, procs)
+        for system, folder, build, opener in (("searchsvc", home, build_searchsvc, Ours),
+                                              ("tantivy", tantivy_dir, build_tantivy, Tantivy)):
+            done, opened = _reused(folder, system, m, count, opener) if reuse else (None, None)
+            if done is None:
+                done = build(folder, paths[:m], m, count, procs)
+                opened = opener(folder)
             builds.append(done)
+            systems[(system, m)] = opened
             click.echo(f"  {system} {m}x: {count:,} articles, {done.wall_s:.0f} s, "
                        f"{done.peak_rss_mb:.0f} MB peak, {done.disk_mb:.0f} MB disk", err=True)
-        systems[("searchsvc", m)] = Ours(home)
-        systems[("tantivy", m)] = Tantivy(tantivy_dir)
 
     queries = corpus.make_queries(articles_1x, vocab, n_queries, seed)
     warm = corpus.make_queries(articles_1x, vocab, n_queries, seed + 1)

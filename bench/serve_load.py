@@ -10,6 +10,7 @@ private memory are sampled from /proc/<pid>/smaps_rollup (see ``MemorySampler`` 
 
     python bench/serve_load.py --limit 2000 --duration 20     # development
     python bench/serve_load.py --json serve_load.json
+    python bench/serve_load.py --index-dir bench/out/scaling/index-b35439-s2017-v1-8x --json serve_load_8x.json
 """
 
 from __future__ import annotations
@@ -250,13 +251,18 @@ def zipf_paths(queries: Sequence[corpus.Query], n: int, s: float, seed: int) -> 
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--seed", type=int, default=2017, show_default=True)
 @click.option("--rebuild", is_flag=True, help="Rebuild the cached index.")
+@click.option("--index-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Serve this index home instead (one bench/scaling.py built: it carries bench.json); "
+                   "the queries still come from baomoi (--limit), which every scaling size holds.")
 @click.option("--json", "json_name", default=None, help="Write the figures to bench/out/NAME.")
 def main(limit: int | None, distinct: int, zipf_s: float, connections: int, duration: float, max_requests: int,
-         warmup: int, workers: int, seed: int, rebuild: bool, json_name: str | None) -> None:
+         warmup: int, workers: int, seed: int, rebuild: bool, index_dir: Path | None, json_name: str | None) -> None:
     """Requests/s, latency percentiles, errors and peak RSS per worker of `searchsvc serve`."""
     articles, vocab = corpus.load_articles(limit)
     queries = corpus.make_queries(articles, vocab, distinct, seed)
-    home = corpus.searchsvc_index(articles, limit, rebuild)
+    home = index_dir or corpus.searchsvc_index(articles, limit, rebuild)
+    if not (home / "bench.json").exists():
+        raise click.BadParameter(f"{home} has no bench.json (build it with bench/scaling.py)", param_hint="--index-dir")
     paths = zipf_paths(queries, max_requests, zipf_s, seed)
     warm = zipf_paths(queries, warmup, zipf_s, seed + 1)
     del articles  # the client process need not hold the corpus during the run
