@@ -3,7 +3,8 @@
 ``ViTokenizer.tokenize`` returns a re-spaced string and no offsets. We run pyvi's own syllabifier
 regex with ``finditer`` (so every pyvi token keeps its span), score pyvi's CRF features ourselves and
 apply pyvi's own joining rules. The result is exactly pyvi's segmentation, with spans, several times
-faster than pyvi itself.
+faster than pyvi itself: each distinct whitespace-free chunk is tokenised once (``chunks.py``), features
+are gathered per token row and per n-gram key with numpy, and the joining rules are vectorised too.
 
 Why our own scoring: pyvi spends most of its time building a dict of 15 features per token and
 handing it to crfsuite, which turns every feature back into a string and looks it up in the model.
@@ -23,6 +24,8 @@ from pathlib import Path
 import numpy as np
 from pyvi.ViTokenizer import ViTokenizer
 
+from searchsvc.analysis.chunks import Columns, split
+
 # pyvi's sylabelize() pattern, verbatim, so the tokens are the ones its CRF model was trained on.
 _PYVI_TOKEN = re.compile(
     "("
@@ -41,7 +44,6 @@ _PYVI_TOKEN = re.compile(
 _PUNCTUATION = frozenset(string.punctuation)
 _BIGRAMS: set[str] = ViTokenizer.bi_grams
 _TRIGRAMS: set[str] = ViTokenizer.tri_grams
-_INSIDE = 1  # label id of "I_W" (checked when the model is read)
 
 
 def _read_crfsuite_model(path: str) -> tuple[list[str], dict[str, list[float]], list[list[float]]]:
@@ -91,11 +93,12 @@ class _Crf:
     crfsuite scores a token by adding, attribute by attribute in the order of pyvi's feature dict,
     ``weight × value`` to a zeroed score per label (``crf1dt_state_score``); unknown attributes and
     ``False`` features add nothing (adding 0.0 leaves a double unchanged). The first five features
-    depend on the token alone, so their running sum is cached per token string; the ten that look at a
-    neighbour are added as shifted columns, in dict order.
+    depend on the token alone, so their running sum is kept per token string (a row); the ten that look
+    at a neighbour are added as shifted columns, in dict order. The n-gram features are set lookups of
+    lowercase pairs and triples: each lowercase form that occurs in pyvi's n-gram lists has a number, so a
+    pair or triple is one int64 key, looked up for a whole text at once in sorted key arrays.
     """
 
-    _CACHE_LIMIT = 200_000  # token strings; the cache starts over beyond this (bounded memory)
     # Column pairs (B_W, I_W) of the per-token table: the running sum of the token's own five
     # features, then what the token adds to its right neighbour's score (the neighbour's -1:
     # features) and to its left neighbour's (+1: features).
@@ -114,17 +117,46 @@ class _Crf:
         self._tri_m2 = np.array([zero, self._w("-2:word.tri_gram()")])
         self._bi_p1 = np.array([zero, self._w("+1:word.bi_gram()")])
         self._tri_p2 = np.array([zero, self._w("+2:word.tri_gram()")])
-        self._rows: dict[str, int] = {}
+        # pyvi's n-gram entries have exactly one (two) spaces and tokens have none, so "a b" is in the
+        # set exactly when the pair of lowercase forms (a, b) is one of the entries split on " ".
+        self._ngram_words: dict[str, int] = {}
+        for entry in sorted(_BIGRAMS | _TRIGRAMS):
+            for word in entry.split(" "):
+                self._ngram_words.setdefault(word, len(self._ngram_words))
+        self._base = len(self._ngram_words) + 1  # the last number: a form in no entry
+        self._bigram_keys = np.unique(np.array([self._key(e) for e in _BIGRAMS], np.int64))
+        self._trigram_keys = np.unique(np.array([self._key(e) for e in _TRIGRAMS], np.int64))
+        self.reset()
+
+    def reset(self) -> None:
+        """Forgets the token rows (bounded memory); chunk tables holding row numbers must go too."""
+        self.rows: dict[str, int] = {}
         self._table = np.zeros((1024, 14))
+        # Per row: number of the lowercase form, and pyvi's joining tests (punctuation, first character
+        # a digit, first character titlecase).
+        self._lower = np.zeros(1024, np.int64)
+        self._flags = np.zeros((1024, 3), bool)
+
+    def _key(self, entry: str) -> int:
+        key = 0
+        for word in entry.split(" "):
+            key = key * self._base + self._ngram_words[word]
+        return key
 
     def _w(self, attribute: str) -> list[float]:
         # crfsuite looks attributes up as C strings: a NUL ends the name.
         return self._state.get(attribute.partition("\0")[0], [0.0, 0.0])
 
-    def _row(self, token: str) -> int:
-        row = len(self._rows)
+    def row(self, token: str) -> int:
+        """The row of ``token``'s weights, made on first sight."""
+        known = self.rows.get(token)
+        if known is not None:
+            return known
+        row = len(self.rows)
         if row == len(self._table):
             self._table = np.concatenate([self._table, np.zeros_like(self._table)])
+            self._lower = np.concatenate([self._lower, np.zeros_like(self._lower)])
+            self._flags = np.concatenate([self._flags, np.zeros_like(self._flags)])
         lower, title, upper = token.lower(), token.istitle(), token.isupper()
         w = self._w
         prefix = [0.0, 0.0]
@@ -142,24 +174,24 @@ class _Crf:
         t[self._P1_LOWER] = w("+1:word.lower():" + lower)
         t[self._P1_TITLE] = w("+1:word.istitle()") if title else zero
         t[self._P1_UPPER] = w("+1:word.isupper()") if upper else zero
-        self._rows[token] = row
+        self._lower[row] = self._ngram_words.get(lower, self._base - 1)
+        self._flags[row] = (token in _PUNCTUATION, token[0].isdigit(), token[0].istitle())
+        self.rows[token] = row
         return row
 
-    def _scores(self, tokens: list[str]) -> np.ndarray:
-        rows_of = self._rows
-        if len(rows_of) > self._CACHE_LIMIT:
-            rows_of.clear()  # only between texts: the rows of one text must stay put
-        ids = [rows_of.get(t, -1) for t in tokens]
-        if -1 in ids:
-            ids = [rows_of[t] if t in rows_of else self._row(t) for t in tokens]
+    def _member(self, keys: np.ndarray, table: np.ndarray) -> np.ndarray:
+        at = np.minimum(np.searchsorted(table, keys), len(table) - 1)
+        return (table[at] == keys).astype(np.intp)
+
+    def _scores(self, ids: np.ndarray) -> np.ndarray:
         g = self._table[ids]  # one row of weights per token
         s = g[:, self._PREFIX].copy()
-        n = len(tokens)
+        n = len(ids)
         if n < 2:
             return s
-        lower = [x.lower() for x in tokens]
-        pairs = [a + " " + b for a, b in zip(lower, lower[1:])]
-        bi = np.fromiter([p in _BIGRAMS for p in pairs], dtype=np.intp, count=n - 1)
+        lower = self._lower[ids]
+        pairs = lower[:-1] * self._base + lower[1:]
+        bi = self._member(pairs, self._bigram_keys)
         left, right = g[:-1], g[1:]
         # The "-1:" and "-2:" features, then the "+1:" and "+2:" ones: pyvi's dict order.
         s[1:] += left[:, self._M1_LOWER]
@@ -168,8 +200,7 @@ class _Crf:
         s[1:] += self._bi_m1[bi]
         tri = None
         if n > 2:
-            tri = np.fromiter([p + " " + c in _TRIGRAMS for p, c in zip(pairs, lower[2:])], dtype=np.intp,
-                              count=n - 2)
+            tri = self._member(pairs[:-1] * self._base + lower[2:], self._trigram_keys)
             s[2:] += self._tri_m2[tri]
         s[:-1] += right[:, self._P1_LOWER]
         s[:-1] += right[:, self._P1_TITLE]
@@ -179,9 +210,9 @@ class _Crf:
             s[:-2] += self._tri_p2[tri]
         return s
 
-    def inside(self, tokens: list[str]) -> list[bool]:
-        """Viterbi labels as booleans (True: "I_W"), exactly as ``crf1dc_viterbi`` picks them."""
-        scores = self._scores(tokens)
+    def inside(self, ids: np.ndarray) -> np.ndarray:
+        """Viterbi labels of the token rows ``ids`` as booleans (True: "I_W"), as ``crf1dc_viterbi`` picks them."""
+        scores = self._scores(ids)
         (t00, t01), (t10, t11) = self._trans
         states = zip(scores[:, 0].tolist(), scores[:, 1].tolist())
         p0, p1 = next(states)
@@ -200,75 +231,109 @@ class _Crf:
                 p1 = c + s1
             back.append(k)
         label = 1 if p0 < p1 else 0
-        out = [False] * len(tokens)
-        for i in range(len(tokens) - 1, 0, -1):
-            out[i] = label == _INSIDE
+        n = len(ids)
+        out = [0] * n
+        for i in range(n - 1, 0, -1):
+            out[i] = label
             label = (back[i - 1] >> label) & 1
-        out[0] = label == _INSIDE
-        return out
+        out[0] = label
+        return np.array(out, bool)  # label 1 is "I_W" (checked when the model is read)
+
+    def glued(self, ids: np.ndarray) -> np.ndarray:
+        """For each token, whether pyvi glues it to the previous one (see ``ViTokenizer.tokenize``)."""
+        glued = self.inside(ids)
+        punct, digit, title = self._flags[ids].T
+        glued[1:] &= ~punct[1:] & ~punct[:-1] & ~digit[1:] & ~digit[:-1] & ~(title[1:] & ~title[:-1])
+        glued[0] = False
+        return glued
 
 
-_CRF: _Crf | None = None
+class _Tokens:
+    """pyvi's tokens of each chunk (``chunks.py``): CRF row, start and end within the chunk."""
+
+    LIMIT = 300_000  # chunks; beyond this the tables start over, between texts (bounded memory)
+
+    def __init__(self, crf: _Crf) -> None:
+        self._crf = crf
+        self._chunks = Columns(("row", "start", "end"))
+
+    def __call__(self, chunks: list[str], offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows, starts and ends of the tokens of a text given as its chunks."""
+        if len(self._chunks) > self.LIMIT or len(self._crf.rows) > 2 * self.LIMIT:
+            self._crf.reset()
+            self._chunks = Columns(("row", "start", "end"))
+        table = self._chunks
+        ks = list(map(table.ids.get, chunks))
+        if None in ks:
+            ks = [table.ids[c] if c in table.ids else self._add(c) for c in chunks]
+        got, at = table.gather(ks, offsets)  # type: ignore[arg-type]  # no None left
+        return got["row"], got["start"] + at, got["end"] + at
+
+    def _add(self, chunk: str) -> int:
+        cols, row = self._chunks.columns, self._crf.row
+        for m in _PYVI_TOKEN.finditer(chunk):
+            cols["row"].append(row(m.group()))
+            cols["start"].append(m.start())
+            cols["end"].append(m.end())
+        return self._chunks.finish_chunk(chunk)
 
 
-def _crf() -> _Crf:
-    global _CRF
-    if _CRF is None:
-        _CRF = _Crf(ViTokenizer.model.modelfile.name)
-    return _CRF
+_TOKENS: _Tokens | None = None
+
+
+def _tokens() -> _Tokens:
+    global _TOKENS
+    if _TOKENS is None:
+        _TOKENS = _Tokens(_Crf(ViTokenizer.model.modelfile.name))
+    return _TOKENS
 
 
 def load_model() -> None:
     """Reads pyvi's CRF weights now rather than at the first text (before forking workers, for timing)."""
-    _crf()
+    _tokens()
 
 
-def _joins(prev: str, cur: str) -> bool:
-    """pyvi's rule for gluing an "I_W" token to the previous one (see ``ViTokenizer.tokenize``)."""
-    return (
-        cur not in _PUNCTUATION
-        and prev not in _PUNCTUATION
-        and not cur[0].isdigit()
-        and not prev[0].isdigit()
-        and not (cur[0].istitle() and not prev[0].istitle())
-    )
+def clear() -> None:
+    """Forgets every chunk and token row seen (a reindex starts with none)."""
+    if _TOKENS is not None:
+        _TOKENS._crf.reset()
+        _TOKENS._chunks = Columns(("row", "start", "end"))
 
 
-def _glued(tokens: list[str]) -> list[bool]:
-    """For each token, whether pyvi glues it to the previous one."""
-    inside = _crf().inside(tokens)
-    return [False] + [
-        inside[i] and _joins(tokens[i - 1], tokens[i]) for i in range(1, len(tokens))
-    ]
+def _segmented(chunks: list[str], offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """pyvi's tokens as (starts, ends) and whether each is glued to the previous one."""
+    tokens = _tokens()
+    rows, starts, ends = tokens(chunks, offsets)
+    if len(rows) < 2:
+        return starts, ends, np.zeros(len(rows), bool)
+    return starts, ends, tokens._crf.glued(rows)
+
+
+def spans_of_chunks(chunks: list[str], offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Starts, ends and token counts of pyvi's multi-token words in a text given as ``chunks.split`` gives it."""
+    starts, ends, glued = _segmented(chunks, offsets)
+    n = len(starts)
+    if n < 2:
+        return starts[:0], ends[:0], starts[:0]
+    first = np.flatnonzero(~glued)
+    last = np.append(first[1:], n) - 1
+    multi = last > first
+    return starts[first[multi]], ends[last[multi]], (last - first + 1)[multi]
 
 
 def word_spans(text: str) -> list[tuple[int, int, int]]:
     """Spans of pyvi's multi-syllable words in NFC ``text``: (start, end, number of pyvi tokens)."""
-    matches = list(_PYVI_TOKEN.finditer(text))
-    if len(matches) < 2:
-        return []
-    glued = _glued([m.group() for m in matches])
-    spans: list[tuple[int, int, int]] = []
-    start = 0
-    for i in range(1, len(matches) + 1):
-        if i < len(matches) and glued[i]:
-            continue
-        if i - start > 1:
-            spans.append((matches[start].start(), matches[i - 1].end(), i - start))
-        start = i
-    return spans
+    starts, ends, counts = spans_of_chunks(*split(text))
+    return list(zip(starts.tolist(), ends.tolist(), counts.tolist()))
 
 
 def pyvi_words(text: str) -> list[str]:
     """The words pyvi would print for NFC ``text``, syllables joined by ``_`` (for checking parity)."""
-    tokens = [m.group() for m in _PYVI_TOKEN.finditer(text)]
-    if not tokens:
-        return []
-    glued = _glued(tokens)
-    words = [tokens[0]]
-    for i in range(1, len(tokens)):
-        if glued[i]:
-            words[-1] += "_" + tokens[i]
+    starts, ends, glued = _segmented(*split(text))
+    words: list[str] = []
+    for start, end, glue in zip(starts.tolist(), ends.tolist(), glued.tolist()):
+        if glue:
+            words[-1] += "_" + text[start:end]
         else:
-            words.append(tokens[i])
+            words.append(text[start:end])
     return words

@@ -2,7 +2,8 @@
 
 ``VietTokenizer() | ExactFilter()`` and ``VietTokenizer() | FoldFilter()`` give Whoosh the same tokens
 that :func:`searchsvc.analysis.analyse` gives everyone else; the index fast path in ``schema.py`` uses
-:func:`searchsvc.analysis.postings` and a test checks that the two agree.
+:func:`searchsvc.analysis.postings` and a test checks that the two agree. The reindex's own fast path
+(``build.py``) takes a field's postings as columns from :func:`index_columns`.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 from whoosh.analysis import Filter, Token, Tokenizer
 
-from searchsvc.analysis import PART_GAP, analyse
+from searchsvc.analysis import PART_GAP, analyse, term_positions
+from searchsvc.store.w3 import CompactPositions
 
 
 class VietTokenizer(Tokenizer):  # type: ignore[misc]
@@ -84,3 +87,32 @@ def exact_analyzer(weights: tuple[float, ...] = (1.0,)) -> Any:
 
 def fold_analyzer(weights: tuple[float, ...] = (1.0,)) -> Any:
     return VietTokenizer(weights) | FoldFilter()
+
+
+IndexColumns = tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray, bytes]
+
+
+def index_columns(field: Any, value: str | tuple[str, ...]) -> IndexColumns | None:
+    """What ``field.index(value)`` yields, as columns: terms (UTF-8), frequencies, weights, value lengths
+    and the values end to end, for a positional field that this module analyses; None for any other field.
+
+    The values are :class:`CompactPositions` encodings (a big-endian count, then native uint32 deltas,
+    the first from 0), made for all terms at once; ``tests/store/test_analyzers.py`` checks them against
+    ``CompactPositions.encode``.
+    """
+    items = getattr(field.analyzer, "items", None)
+    if not items or type(items[0]) is not VietTokenizer or not isinstance(field.format, CompactPositions):
+        return None
+    tp = term_positions(value, isinstance(items[-1], FoldFilter), items[0].weights)
+    counts, positions = tp.counts, tp.positions
+    firsts = np.cumsum(counts) - counts
+    deltas = positions.copy()
+    deltas[1:] -= positions[:-1]
+    deltas[firsts] = positions[firsts]
+    out = np.empty(len(counts) + len(positions), np.uint32)
+    count_at = firsts + np.arange(len(counts))
+    out[count_at] = counts.astype(">u4").view(np.uint32)
+    rest = np.ones(len(out), bool)
+    rest[count_at] = False
+    out[rest] = deltas
+    return tp.utf8, counts, tp.weights, 4 * (counts + 1), out.tobytes()

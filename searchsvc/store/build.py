@@ -28,6 +28,7 @@ from whoosh.fields import Schema, UnknownFieldError
 from whoosh.filedb.filestore import Storage
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
+from searchsvc.store.analyzers import IndexColumns, index_columns
 from searchsvc.store.flat import FlatWriter, path_for
 from searchsvc.store.w3 import BulkPostingsWriter, CompactPositions, decode_many
 
@@ -65,19 +66,27 @@ class _FieldPool:
         if not rows:
             return 0
         tbytes, freqs, weights, values = zip(*rows, strict=True)
+        values = tuple(v or b"" for v in values)
+        return self.add_columns(docnum, (list(tbytes), np.asarray(freqs), np.asarray(weights, np.float64),
+                                         np.fromiter(map(len, values), np.uint32, len(values)), b"".join(values)),
+                                boost)
+
+    def add_columns(self, docnum: int, columns: IndexColumns, boost: float) -> int:
+        """``add`` for postings given as columns (``analyzers.index_columns``)."""
+        tbytes, freqs, weights, value_lengths, values = columns
+        if not tbytes:
+            return 0
         known = list(map(self.terms.get, tbytes))
         if None in known:
             terms = self.terms
             self.term_ids.extend([terms.setdefault(t, len(terms)) for t in tbytes])
         else:
             self.term_ids.extend(known)  # type: ignore[arg-type]  # no None in it
-        self.docs.extend([docnum] * len(rows))
-        self.weights.extend(weights if boost == 1.0 else [w * boost for w in weights])
-        if None in values:
-            values = tuple(v or b"" for v in values)
-        self.value_lengths.extend(map(len, values))
-        self.values += b"".join(values)
-        return int(sum(freqs))
+        self.docs.extend([docnum] * len(tbytes))
+        self.weights.frombytes((weights if boost == 1.0 else weights * boost).astype(np.float64).tobytes())
+        self.value_lengths.frombytes(value_lengths.astype(np.uint32).tobytes())
+        self.values += values
+        return int(freqs.sum())
 
     def write(self, bulk: BulkPostingsWriter, doc_lengths: array[int], flat: FlatWriter | None, fieldname: str,
               positional: bool) -> None:
@@ -168,7 +177,11 @@ class SegmentBuilder:
                     pool = self._pools.get(name)
                     if pool is None:
                         pool = self._pools[name] = _FieldPool()
-                    freq = pool.add(docnum, field.index(value), boost)
+                    columns = index_columns(field, value)
+                    if columns is not None:
+                        freq = pool.add_columns(docnum, columns, boost)
+                    else:
+                        freq = pool.add(docnum, field.index(value), boost)
                     if field.scorable:
                         length = freq
                 customval = fields.get(f"_stored_{name}", value)
