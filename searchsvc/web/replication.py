@@ -13,14 +13,18 @@ worker's thread takes over within one poll interval.
 from __future__ import annotations
 
 import hmac
+import json
 import logging
+import os
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_file
 
-from searchsvc.errors import Forbidden, LockTimeout, SearchsvcError
+from searchsvc.errors import Forbidden, LockTimeout, NotFound, SearchsvcError
 from searchsvc.store.home import IndexHome
 from searchsvc.store.replica import Checksums, Replica, commit_manifest, open_served_file
 
@@ -28,6 +32,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("replication", __name__)
 _CHECKSUMS = "searchsvc.replication.checksums"
 _WRITES = frozenset({"api.add_articles", "api.delete_article"})
+STATUS = "replica-status.json"  # in a replica's home: the poller's last round, for whichever worker is asked
 
 
 def _home() -> IndexHome:
@@ -59,6 +64,23 @@ def files(generation: str, name: str) -> Response:
     fh, size = open_served_file(_home(), generation, name)
     response = send_file(fh, mimetype="application/octet-stream", download_name=name, conditional=False)
     response.headers["Content-Length"] = str(size)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/replication/status")
+def status() -> Response:
+    """A replica's last round: when it last copied or checked, what it serves, the error it meets if any."""
+    _require_token()
+    if not current_app.config.get("REPLICA_OF"):
+        raise NotFound("this server is a primary: it has no replication status")
+    try:
+        state: dict[str, Any] = json.loads((_home().path / STATUS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        state = {"last_success": None, "error": "no round finished yet"}
+    if state.get("last_success"):
+        state["seconds_since_success"] = round(time.time() - float(state["last_success"]), 3)
+    response = jsonify(state)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -108,7 +130,12 @@ def _poll_once(replica: Replica, failing: str) -> str:
         message = exc.message if isinstance(exc, SearchsvcError) else f"{type(exc).__name__}: {exc}"
         if message != failing:
             log.warning("replication from %s into %s failed: %s", replica.primary, replica.home.path, message)
+        _write_status(replica.home, {"error": message})
         return message
+    _write_status(replica.home, {"last_success": time.time(), "commit": report.commit,
+                                 "primary_generation": report.generation, "error": None,
+                                 **({"last_copy": time.time(), "last_copy_files": report.downloaded,
+                                     "last_copy_bytes": report.downloaded_bytes} if report.published else {})})
     if failing:
         log.warning("replication from %s works again", replica.primary)
     if report.published:
@@ -116,3 +143,19 @@ def _poll_once(replica: Replica, failing: str) -> str:
                  "%d resumed", report.generation, report.commit, report.published, report.downloaded,
                  report.downloaded_bytes, report.linked, report.resumed)
     return ""
+
+
+def _write_status(home: IndexHome, update: dict[str, Any]) -> None:
+    path = home.path / STATUS
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        state = {}
+    state.update(update, last_attempt=time.time(), checked=datetime.now(UTC).isoformat())
+    try:
+        home.path.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{STATUS}.tmp-{os.getpid()}")
+        tmp.write_text(json.dumps(state), encoding="utf-8")
+        os.replace(tmp, path)  # a worker answering /replication/status never reads half a file
+    except OSError as exc:
+        log.warning("cannot write %s: %s", path, exc)

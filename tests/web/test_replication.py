@@ -108,6 +108,9 @@ def test_a_replica_follows_the_primary_and_refuses_writes(primary_url: str, make
     _wait_for(client, "/api/articles/a1")
     served = IndexHome(replica_dir).current()
     assert (served.path / MANIFEST).exists()
+    state = client.get("/replication/status", headers=AUTH).get_json()
+    assert state["error"] is None and state["primary_generation"] == IndexHome(index_dir).current().name
+    assert 0 <= state["seconds_since_success"] < 5 and state["last_copy_files"] > 0
 
     operator = {"Authorization": "Bearer op"}
     for response in (client.post("/api/articles", json=ARTICLES[0].__dict__ | {"published": None}, headers=operator),
@@ -121,5 +124,16 @@ def test_a_replica_follows_the_primary_and_refuses_writes(primary_url: str, make
 def test_a_replica_without_a_primary_answers_503_until_it_has_a_copy(make_app: AppFactory, tmp_path: Path) -> None:
     replica = make_app(tmp_path / "replica", REPLICA_OF="http://127.0.0.1:9", REPLICATION_TOKEN="s3cret",
                        REPLICATION_POLL_INTERVAL=0.05)
-    response = replica.test_client().get("/healthz")
+    client = replica.test_client()
+    response = client.get("/healthz")
     assert response.status_code == 503 and _error_code(response) == "index_unavailable"
+    start = time.monotonic()
+    while "cannot be reached" not in str(client.get("/replication/status", headers=AUTH).get_json()["error"]):
+        assert time.monotonic() - start < 10
+        time.sleep(0.05)
+    assert client.get("/replication/status").status_code == 403
+
+
+def test_a_primary_has_no_replication_status(primary_app: Flask) -> None:
+    response = primary_app.test_client().get("/replication/status", headers=AUTH)
+    assert response.status_code == 404 and _error_code(response) == "not_found"
