@@ -121,14 +121,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ACCESS_LOG", "",
             "One JSON line per request (route, status, ms, generation): '-' for stderr, else a file path to append "
             "to; empty: off."),
-)
-
-BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
     Setting("REPLICA_OF", "",
             "URL of the primary this server is a read replica of (`serve --replica-of`); empty: a primary."),
     Setting("REPLICATION_TOKEN", "",
             "Token a replica sends and a primary requires on /replication/*; empty disables replication."),
     Setting("REPLICATION_POLL_INTERVAL", 1.0, "Seconds between a replica's checks of the primary's commit.", 0.05),
+)
+
+BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
 
 
