@@ -48,7 +48,8 @@ from searchsvc.evaluation_related import (
 
 NEWS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "news"
 SETS: dict[str, tuple[str, str | None]] = {  # name: (file, label)
-    "vnexpress": ("vnexpress_bongda.jsonl.gz", "subcategory"),
+    "vnexpress": ("vnexpress_bongda.jsonl.gz", "breadcrumb-2"),
+    "vnexpress-fine": ("vnexpress_bongda.jsonl.gz", "subcategory"),
     "dantri": ("dantri_unc.jsonl.gz", "category"),
     "baomoi": ("baomoi_2017.jsonl.gz", None),
 }

@@ -53,6 +53,9 @@ def _crumbs(record: Mapping[str, Any]) -> list[str]:
 LABEL_DERIVATIONS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "breadcrumb-last": lambda r: (_crumbs(r) or [""])[-1],
     "breadcrumb-first": lambda r: (_crumbs(r) or [""])[0],
+    # Section and subsection ("Thể thao > V-League"): VnExpress's third level is mostly a format (news,
+    # match report, photos) that the same story's text shares with every competition.
+    "breadcrumb-2": lambda r: " > ".join(_crumbs(r)[:2]),
 }
 # The only fields of a record that reach the index. Category, subcategory, breadcrumb, tags and the url
 # (Dân Trí's holds the section's slug) would tell the ranking the answer.

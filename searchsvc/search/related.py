@@ -41,6 +41,11 @@ _WORD = re.compile(r"\w+")
 # syllables count once) and tags, an editor's own statement of what a story is about.
 MIN_CONCEPTS = 2
 DISTINCTIVE = 25  # the reasons counted for MIN_CONCEPTS, and shown, come from this many strongest key terms
+# Stories of the same days as the article: one event is covered over days, and a competition or a season
+# has its weeks. score × (1 + NEAR_WEIGHT × 0.5^(days apart / NEAR_HALF_LIFE_DAYS)), both dated. On VnExpress
+# sections it lifted P@5 from 0.600 to 0.651; Dân Trí, one season of news, stayed 0.795 (docs/relevance.md).
+NEAR_WEIGHT = 1.0
+NEAR_HALF_LIFE_DAYS = 120.0
 
 
 def _covered(terms: set[str]) -> set[str]:
@@ -117,6 +122,15 @@ def key_terms(snapshot: Snapshot, weights: dict[str, float]) -> list[tuple[str, 
     return scored[:KEY_TERMS]
 
 
+def _nearness(published: np.ndarray, when: int, docs: np.ndarray) -> np.ndarray:
+    """The factor (at least 1) for ``docs`` published near ``when`` (epoch seconds; 0: undated, none)."""
+    ts = published[docs].astype(np.float64)
+    if when <= 0 or NEAR_WEIGHT <= 0:
+        return np.ones(len(docs), np.float32)
+    days = np.abs(ts - when) / 86400
+    return (1 + np.where(ts > 0, NEAR_WEIGHT * 0.5 ** (days / NEAR_HALF_LIFE_DAYS), 0.0)).astype(np.float32)
+
+
 def related(snapshot: Snapshot, settings: Mapping[str, Any], stored: Mapping[str, Any], limit: int,
             exclude: int | None) -> list[RelatedHit]:
     """Stories like ``stored``, sharing at least MIN_CONCEPTS of its terms and tags (or all, when it has fewer):
@@ -143,6 +157,8 @@ def related(snapshot: Snapshot, settings: Mapping[str, Any], stored: Mapping[str
         v.match[exclude] = False
     docs = np.flatnonzero(v.match)
     scores = v.score[docs] * lift(snapshot.published[docs], settings)
+    if exclude is not None:
+        scores *= _nearness(snapshot.published, int(snapshot.published[exclude]), docs)
     order = np.argsort(-scores, kind="stable")[: limit * 4 + 1]
     docs, scores = docs[order], scores[order]
     # Which of the strongest key terms each candidate holds: the reasons shown, and how many it shares (a

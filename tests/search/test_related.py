@@ -274,3 +274,37 @@ def test_copies_are_judged_by_their_text() -> None:
     other = {"title": "Giá vàng giảm", "lead": "Vàng giảm nhẹ.", "body": "Giới đầu tư chờ tín hiệu mới."}
     a, b, c = shingles(original), shingles(copy), shingles(other)
     assert len(a & b) / len(a | b) >= COPY_SIMILARITY > len(a & c) / len(a | c)
+
+
+def test_stories_of_the_same_days_rank_higher(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import searchsvc.search.related as related_mod
+
+    base = _day(2020, 3, 1)
+    articles = (
+        _article("u23", "U23 Việt Nam thắng Thái Lan", "Đội U23 Việt Nam thắng Thái Lan ở bán kết.",
+                 "Huấn luyện viên khen các cầu thủ.", published=base),
+        # The same two stories' worth of words; the far one a little closer in text.
+        _article("near", "U23 Việt Nam thắng Hàn Quốc", "Đội U23 Việt Nam thắng Hàn Quốc ở chung kết.",
+                 "Huấn luyện viên khen học trò.", published=base + timedelta(days=3)),
+        _article("far", "U23 Việt Nam hòa Thái Lan", "Đội U23 Việt Nam hòa Thái Lan ở vòng bảng.",
+                 "Huấn luyện viên hài lòng.", published=base + timedelta(days=3 * 365)),
+    )
+    home = tmp_path / "index"
+    build_index(articles, home, procs=1)
+    engine = Engine.open(home, {"RECENCY_WEIGHT": 0.0})
+    monkeypatch.setattr(related_mod, "NEAR_WEIGHT", 0.0)
+    plain = {h.hit.id: h.hit.score for h in engine.related("u23")}
+    assert plain["far"] > plain["near"]  # by text alone the far story is closer
+    monkeypatch.setattr(related_mod, "NEAR_WEIGHT", 1.0)
+    near = engine.related("u23")
+    assert _ids(near) == ["near", "far"]
+
+    def factor(days: float) -> float:
+        return 1 + 0.5 ** (days / related_mod.NEAR_HALF_LIFE_DAYS)
+
+    scores = {h.hit.id: h.hit.score for h in near}
+    assert scores["near"] == pytest.approx(plain["near"] * factor(3), rel=1e-3)
+    assert scores["far"] == pytest.approx(plain["far"] * factor(3 * 365), rel=1e-3)
+    # A draft has no date of its own: nothing is near it.
+    draft = {h.hit.id: h.hit.score for h in engine.related_to_text("U23 Việt Nam thắng Thái Lan", "")}
+    assert draft.keys() <= plain.keys()
