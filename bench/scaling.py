@@ -287,6 +287,15 @@ def report(builds: Sequence[Build]) -> tuple[list[str], dict[str, dict[str, floa
         exponents[system] = ks
         k_rows.append([system, *("-" if k is None else f"{k:.2f}" for k in ks.values())])
     lines.append(corpus.table(k_rows))
+    peers = {(b.system, b.size): b for b in builds}
+    r_rows = [["searchsvc ÷ tantivy", *MEASURES]]
+    for b in builds:
+        peer = peers.get(("tantivy", b.size))
+        if b.system == "searchsvc" and peer is not None:
+            r_rows.append([f"{b.size}x", *(f"{value(b, m) / value(peer, m):.1f}" if value(peer, m) else "-"
+                                           for m in MEASURES)])
+    if len(r_rows) > 1:
+        lines += ["", "ratio to Tantivy in the same run:", corpus.table(r_rows)]
     return lines, exponents
 
 
