@@ -10,6 +10,8 @@ one line and exit 1.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import sys
 from collections.abc import Iterator
@@ -216,3 +218,21 @@ def test_a_scheduler_lost_during_the_job_fails_it_and_the_old_generation_serves(
         lost.close()
     assert [g.number for g in IndexHome(home).generations()] == [1] and IndexHome(home).current().number == 1
     assert not list(home.glob("gen-*.tmp-*"))
+
+
+def test_a_worker_killed_during_the_job_has_its_chunk_rerun_elsewhere(sample_articles: tuple[Article, ...],
+                                                                       tmp_path: Path) -> None:
+    home = tmp_path / "index"
+    with _local_cluster() as lc, cluster.connect(lc.scheduler_address, timeout=30, chunk_mb=CHUNK_MB) as executor:
+        victim = next(iter(executor.client.run(os.getpid).values()))
+
+        def articles() -> Iterator[Article]:
+            for i, article in enumerate(sample_articles):
+                if i == 250:  # both workers hold chunks by now
+                    os.kill(victim, signal.SIGKILL)
+                yield article
+
+        report = writer.reindex(IndexHome(home), articles(), executor=executor)
+    assert report.indexed == len(sample_articles)
+    snapshot = Snapshot.open(IndexHome(home).current())
+    assert sorted(stored["id"] for _, stored in snapshot.documents()) == sorted(a.id for a in sample_articles)
