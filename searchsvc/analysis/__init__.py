@@ -14,6 +14,7 @@ bounded: past their limits they start over, between two calls (``clear()`` empti
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -118,18 +119,22 @@ class _Tables:
 
 
 _TABLES = _Tables()
+# The tables grow and start over as texts are analysed: one analysis at a time per process (it holds the
+# GIL nearly throughout anyway), so a thread never sees numbers from two generations of tables.
+_LOCK = threading.RLock()
 
 
 def clear() -> None:
     """Forgets every chunk and form seen (a reindex starts with none; memory stays bounded)."""
     global _TABLES
-    _TABLES = _Tables()
-    _analyse.cache_clear()
-    from sys import modules
+    with _LOCK:
+        _TABLES = _Tables()
+        _analyse.cache_clear()
+        from sys import modules
 
-    segment = modules.get("searchsvc.analysis.segment")
-    if segment is not None:  # never imported just to be cleared: pyvi takes seconds to load
-        segment.clear()
+        segment = modules.get("searchsvc.analysis.segment")
+        if segment is not None:  # never imported just to be cleared: pyvi takes seconds to load
+            segment.clear()
 
 
 def _start_call() -> _Tables:
@@ -185,12 +190,12 @@ def _analyse(text: str, words: bool) -> _Analysis:
         ok = (first >= 0) & (last > first)
         ok &= (starts[np.maximum(first, 0)] == wstarts) & (ends[np.maximum(last, 0)] == wends)
         wstarts, wends, first, last = wstarts[ok], wends[ok], first[ok], last[ok]
-        seen, syllable_terms = tables.words, terms.tolist()
-        word_terms = []
-        for s, e, f, la in zip(wstarts.tolist(), wends.tolist(), first.tolist(), last.tolist()):
-            piece = norm[s:e]
-            w = seen.get(piece)
-            word_terms.append(w if w is not None else tables.word(piece, syllable_terms[f : la + 1]))
+        pieces = list(map(norm.__getitem__, map(slice, wstarts.tolist(), wends.tolist())))
+        word_terms = list(map(tables.words.get, pieces))
+        if None in word_terms:
+            syllable_terms = terms.tolist()
+            word_terms = [w if w is not None else tables.word(piece, syllable_terms[f : la + 1])
+                          for w, piece, f, la in zip(word_terms, pieces, first.tolist(), last.tolist())]
         terms = np.concatenate([terms, np.asarray(word_terms, np.int64)])
         positions = np.concatenate([positions, first])
         starts = np.concatenate([starts, wstarts])
@@ -203,8 +208,9 @@ def _analyse(text: str, words: bool) -> _Analysis:
 
 def analyse(text: str, words: bool = True) -> list[Token]:
     """All tokens of ``text``: syllables in order, then pyvi words (when ``words``)."""
-    _start_call()
-    a = _analyse(text, words)
+    with _LOCK:
+        _start_call()
+        a = _analyse(text, words)
     terms = a.tables.terms
     exact, folded = _pieces(terms.text, a.terms), _pieces(terms.folded, a.terms)
     n = a.n_syllables
@@ -219,8 +225,9 @@ def syllable_spans(text: str, words: bool = False) -> tuple[tuple[str, ...], tup
     ``words=True`` takes them from the indexing analysis (with pyvi words) of the same text, when
     that was just made: it is cached, and pyvi is the expensive part.
     """
-    _start_call()
-    a = _analyse(text, words)
+    with _LOCK:
+        _start_call()
+        a = _analyse(text, words)
     n = a.n_syllables
     ids = a.terms[:n]
     terms = a.tables.terms
@@ -243,23 +250,26 @@ def term_positions(parts: str | Sequence[str], folded: bool, weights: Sequence[f
     Folded fields keep syllables only: pyvi words help precision when the user typed accents (exact
     fields); for unaccented queries we restore accents from the exact vocabulary instead.
     """
-    tables = _start_call()
     if isinstance(parts, str):
         parts = (parts,)
     ids: list[np.ndarray] = []
     positions: list[np.ndarray] = []
     occurrence_weights: list[np.ndarray] = []
     base = 0
-    for index, text in enumerate(parts):
-        if not text:
-            continue
-        weight = weights[index] if index < len(weights) else weights[-1]
-        a = _analyse(text, True)
-        terms = tables.terms.fold_id[a.terms[: a.n_syllables]] if folded else a.terms
-        ids.append(terms)
-        positions.append(a.positions[: len(terms)] + base)
-        occurrence_weights.append(np.full(len(terms), weight))
-        base += a.n_syllables + gap
+    with _LOCK:
+        tables = _start_call()
+        for index, text in enumerate(parts):
+            if not text:
+                continue
+            weight = weights[index] if index < len(weights) else weights[-1]
+            a = _analyse(text, True)
+            terms = tables.terms.fold_id[a.terms[: a.n_syllables]] if folded else a.terms
+            ids.append(terms)
+            positions.append(a.positions[: len(terms)] + base)
+            occurrence_weights.append(np.full(len(terms), weight))
+            base += a.n_syllables + gap
+        text_of, utf8_of = ((tables.terms.fold_text, tables.terms.fold_utf8) if folded
+                            else (tables.terms.text, tables.terms.utf8))
     term_ids = np.concatenate(ids) if ids else np.zeros(0, np.int64)
     # A stable sort keeps each term's occurrences in position order: parts come in order, and within a
     # part a term is either a syllable (positions ascending) or a word (word spans ascending).
@@ -270,8 +280,6 @@ def term_positions(parts: str | Sequence[str], folded: bool, weights: Sequence[f
     # Sums of the parts' weights in occurrence order (3, 1.5 and 1 add up exactly in any order).
     summed = np.add.reduceat(np.concatenate(occurrence_weights)[order], firsts) if len(order) else np.zeros(0)
     numbers = sorted_ids[firsts]
-    text_of, utf8_of = ((tables.terms.fold_text, tables.terms.fold_utf8) if folded
-                        else (tables.terms.text, tables.terms.utf8))
     return TermPositions(list(_pieces(text_of, numbers)), list(_pieces(utf8_of, numbers)), counts, summed,
                          np.concatenate(positions)[order] if positions else order)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import string
 import struct
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -279,13 +280,15 @@ class _Tokens:
 
 
 _TOKENS: _Tokens | None = None
+_LOCK = threading.RLock()  # the tables grow and start over: one text at a time per process
 
 
 def _tokens() -> _Tokens:
     global _TOKENS
-    if _TOKENS is None:
-        _TOKENS = _Tokens(_Crf(ViTokenizer.model.modelfile.name))
-    return _TOKENS
+    with _LOCK:
+        if _TOKENS is None:
+            _TOKENS = _Tokens(_Crf(ViTokenizer.model.modelfile.name))
+        return _TOKENS
 
 
 def load_model() -> None:
@@ -295,18 +298,20 @@ def load_model() -> None:
 
 def clear() -> None:
     """Forgets every chunk and token row seen (a reindex starts with none)."""
-    if _TOKENS is not None:
-        _TOKENS._crf.reset()
-        _TOKENS._chunks = Columns(("row", "start", "end"))
+    with _LOCK:
+        if _TOKENS is not None:
+            _TOKENS._crf.reset()
+            _TOKENS._chunks = Columns(("row", "start", "end"))
 
 
 def _segmented(chunks: list[str], offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """pyvi's tokens as (starts, ends) and whether each is glued to the previous one."""
     tokens = _tokens()
-    rows, starts, ends = tokens(chunks, offsets)
-    if len(rows) < 2:
-        return starts, ends, np.zeros(len(rows), bool)
-    return starts, ends, tokens._crf.glued(rows)
+    with _LOCK:
+        rows, starts, ends = tokens(chunks, offsets)
+        if len(rows) < 2:
+            return starts, ends, np.zeros(len(rows), bool)
+        return starts, ends, tokens._crf.glued(rows)
 
 
 def spans_of_chunks(chunks: list[str], offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -17,7 +17,8 @@ import queue
 import traceback
 from array import array
 from collections.abc import Callable, Iterable, Iterator
-from itertools import islice
+from itertools import compress, islice, repeat
+from operator import is_
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -76,12 +77,13 @@ class _FieldPool:
         tbytes, freqs, weights, value_lengths, values = columns
         if not tbytes:
             return 0
-        known = list(map(self.terms.get, tbytes))
+        terms = self.terms
+        known = list(map(terms.get, tbytes))
         if None in known:
-            terms = self.terms
-            self.term_ids.extend([terms.setdefault(t, len(terms)) for t in tbytes])
-        else:
-            self.term_ids.extend(known)  # type: ignore[arg-type]  # no None in it
+            for t in compress(tbytes, map(is_, known, repeat(None))):  # a document's terms are distinct
+                terms.setdefault(t, len(terms))
+            known = list(map(terms.__getitem__, tbytes))
+        self.term_ids.extend(known)  # type: ignore[arg-type]  # no None in it
         self.docs.extend([docnum] * len(tbytes))
         self.weights.frombytes((weights if boost == 1.0 else weights * boost).astype(np.float64).tobytes())
         self.value_lengths.frombytes(value_lengths.astype(np.uint32).tobytes())

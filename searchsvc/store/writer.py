@@ -25,6 +25,7 @@ from whoosh import query as wq
 from whoosh.writing import SegmentWriter
 
 from searchsvc.analysis import analyse, fold_text
+from searchsvc.analysis import clear as clear_analysis
 from searchsvc.articles import Article, Rejected, Superseded, article_from_mapping, article_to_mapping
 from searchsvc.errors import IndexUnavailable, InputError, JobRefused, NotFound
 from searchsvc.model import bigrams, vocabulary
@@ -159,6 +160,9 @@ class _BigramCounter:
 
     def __init__(self) -> None:
         self.counter = bigrams.Counter()
+        # Made once per reindex process as it starts: its analysis tables start empty too, so a job's
+        # memory does not depend on what the process analysed before.
+        clear_analysis()
 
     def add(self, fields: dict[str, Any]) -> None:
         for part in fields["text"]:

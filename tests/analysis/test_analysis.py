@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import unicodedata
 
+import numpy as np
 import pytest
 from pyvi import ViTokenizer
 
-from searchsvc.analysis import analyse, canonical, fold, normalize, syllables
+import searchsvc.analysis as analysis_module
+from searchsvc.analysis import analyse, canonical, clear, fold, normalize, postings, syllables, term_positions
 
 
 def texts(text: str, words: bool = True) -> list[str]:
@@ -103,3 +105,46 @@ def test_every_pyvi_word_becomes_a_word_token() -> None:
     pyvi_words = [w.lower() for w in ViTokenizer.tokenize(text).split(" ") if "_" in w]
     ours = [t.text for t in analyse(text) if t.is_word]
     assert ours == pyvi_words, f"missing pyvi words: {sorted(set(pyvi_words) - set(ours))}"  # địa_bàn is lost
+
+
+def _plain_postings(parts: tuple[str, ...], folded: bool,
+                    weights: tuple[float, ...]) -> dict[str, tuple[list[int], float]]:
+    """Term -> (positions, weight) counted from analyse()'s tokens, the slow obvious way."""
+    out: dict[str, tuple[list[int], float]] = {}
+    base = 0
+    for text, weight in zip(parts, weights, strict=True):
+        if not text:
+            continue
+        tokens = analyse(text)
+        for t in tokens:
+            if folded and t.is_word:
+                continue
+            positions, total = out.get(t.folded if folded else t.text, ([], 0.0))
+            out[t.folded if folded else t.text] = (sorted(positions + [base + t.pos]), total + weight)
+        base += sum(1 for t in tokens if not t.is_word) + 100
+    return out
+
+
+@pytest.mark.parametrize("folded", [False, True])
+def test_term_positions_are_a_count_of_the_tokens(sample_articles: tuple, folded: bool) -> None:
+    weights = (3.0, 1.5, 1.0)
+    for article in sample_articles[:40]:
+        parts = (article.title, article.lead, article.body[:2000])
+        tp = term_positions(parts, folded, weights)
+        bounds = np.cumsum(tp.counts).tolist()
+        got = {term: (tp.positions[end - count : end].tolist(), weight) for term, count, end, weight
+               in zip(tp.terms, tp.counts.tolist(), bounds, tp.weights.tolist(), strict=True)}
+        assert got == _plain_postings(parts, folded, weights)
+        assert tp.utf8 == [t.encode("utf-8") for t in tp.terms]
+        positions, w = postings(parts, folded, weights)
+        assert {t: (p, w[t]) for t, p in positions.items()} == got
+
+
+def test_tables_that_start_over_give_the_same_analysis(sample_articles: tuple,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    bodies = [a.body[:1500] for a in sample_articles[:60]]
+    before = [analyse(b) for b in bodies]
+    clear()
+    monkeypatch.setattr(analysis_module, "CHUNK_LIMIT", 50)  # the tables start over every text or two
+    assert [analyse(b) for b in bodies] == before
+    assert [term_positions(b, False).terms for b in bodies] == [term_positions(b, False).terms for b in bodies]
