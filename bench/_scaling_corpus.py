@@ -164,7 +164,8 @@ def shards(base: int, seed: int, count: int) -> list[Path]:
     else:
         first, second = _real(base)
         real = first + second
-        _write_shard(paths[0], first)
+        if not paths[0].exists():
+            _write_shard(paths[0], first)
     pool, groups = _pool(real)
     for k, path in enumerate(paths[1:], 1):
         if not path.exists():

@@ -170,8 +170,9 @@ def tantivy_child(folder: Path, procs: int, paths: Sequence[Path]) -> None:
     index = _tantivy_index(folder)
     writer = index.writer(heap_size=256_000_000, num_threads=procs)
     for path in paths:
-        with gzip.open(path, "rt", encoding="utf-8", newline="") as f:
-            for line in f.read().split("\n"):
+        # Line by line, so that the peak memory is Tantivy's; json.dumps never writes a raw \r or \n.
+        with gzip.open(path, "rt", encoding="utf-8", newline="\n") as f:
+            for line in f:
                 if not line.strip():
                     continue
                 r = json.loads(line)
@@ -321,7 +322,8 @@ def _versions() -> dict[str, str]:
 
     from searchsvc.store.schema import FORMAT_VERSION, SCHEMA_VERSION
 
-    return {"format": str(FORMAT_VERSION), "schema": str(SCHEMA_VERSION), "tantivy": tantivy.__version__}
+    return {"format": str(FORMAT_VERSION), "schema": str(SCHEMA_VERSION),
+            "tantivy": str(getattr(tantivy, "__version__", "?"))}
 
 
 def _reused(folder: Path, system: str, size: int, articles: int, opener: Any) -> tuple[Build | None, Any]:
