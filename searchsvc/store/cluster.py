@@ -149,17 +149,16 @@ class DaskExecutor:
         try:
             yield
         except (OSError, RuntimeError, TimeoutError, CancelledError) as exc:
-            reason = (str(exc).splitlines() or [""])[0]
-            raise ClusterFailed(f"lost the Dask scheduler at {self.address} ({type(exc).__name__}: {reason}); "
-                                "nothing was published") from None
+            raise ClusterFailed(f"lost the Dask scheduler at {self.address} "
+                                f"({type(exc).__name__}: {_first_line(exc)}); nothing was published") from None
 
     def _collect(self, future: Any, pending: dict[Any, int], firsts: list[str], shipped: dict[int, _Shipped],
                  folder: Path) -> None:
         place = pending.pop(future)
         if future.status == "error":
-            exc = future.exception()
+            exc = future.exception()  # the task's own exception, or KilledWorker when every worker it ran on died
             raise ClusterFailed(f"a cluster worker failed on chunk {place + 1} (from article {firsts[place]!r}): "
-                                f"{type(exc).__name__}: {exc}; nothing was published")
+                                f"{type(exc).__name__}: {_first_line(exc)}; nothing was published")
         with self._scheduler_calls():  # a future is cancelled when the scheduler goes away
             result: _Shipped = future.result()
         for name, data in result.files.items():
@@ -170,6 +169,10 @@ class DaskExecutor:
         stats.worker_cpu += result.cpu
         stats.worker_seconds += result.seconds
         shipped[place] = _Shipped(result.segments, {}, result.observed, result.cpu, result.seconds)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0]  # errors print as one line (cli.py)
 
 
 @contextmanager
