@@ -236,3 +236,10 @@ def test_a_worker_killed_during_the_job_has_its_chunk_rerun_elsewhere(sample_art
     assert report.indexed == len(sample_articles)
     snapshot = Snapshot.open(IndexHome(home).current())
     assert sorted(stored["id"] for _, stored in snapshot.documents()) == sorted(a.id for a in sample_articles)
+
+
+def test_a_scheduler_without_workers_is_refused_before_anything_is_read(tmp_path: Path) -> None:
+    with LocalCluster(n_workers=0, processes=True, host="127.0.0.1", dashboard_address=":0") as empty:
+        with pytest.raises(ClusterFailed, match=r"has no workers \(waited 0\.5 s"):
+            with cluster.connect(empty.scheduler_address, timeout=0.5):
+                pytest.fail("connected to a cluster without workers")
