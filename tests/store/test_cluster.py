@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -243,3 +244,24 @@ def test_a_scheduler_without_workers_is_refused_before_anything_is_read(tmp_path
         with pytest.raises(ClusterFailed, match=r"has no workers \(waited 0\.5 s"):
             with cluster.connect(empty.scheduler_address, timeout=0.5):
                 pytest.fail("connected to a cluster without workers")
+
+
+def test_an_interrupted_cluster_reindex_publishes_nothing_and_cancels_its_tasks(
+        scheduler: str, sample_articles: tuple[Article, ...], tmp_path: Path) -> None:
+    home = tmp_path / "index"
+    writer.reindex(IndexHome(home), sample_articles[:50])
+
+    def articles() -> Iterator[Article]:
+        for i, article in enumerate(sample_articles):
+            if i == 200:
+                raise KeyboardInterrupt  # Ctrl-C while chunks are out on the workers
+            yield article
+
+    with cluster.connect(scheduler, timeout=30, chunk_mb=CHUNK_MB) as executor:
+        with pytest.raises(KeyboardInterrupt):
+            writer.reindex(IndexHome(home), articles(), executor=executor)
+        deadline = time.monotonic() + 30
+        while any(executor.client.processing().values()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(executor.client.processing().values())  # the cancelled chunks left the workers
+    assert [g.number for g in IndexHome(home).generations()] == [1] and not list(home.glob("gen-*.tmp-*"))
