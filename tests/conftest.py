@@ -140,3 +140,14 @@ def client(app: Flask) -> Iterator[FlaskClient]:
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+@pytest.fixture(scope="session")
+def sample_engine(sample_articles: tuple[Article, ...], tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """An engine over the packaged sample (built once per session; read-only for the tests that share it)."""
+    from searchsvc.search.engine import Engine
+    from searchsvc.store.writer import build_index
+
+    home = tmp_path_factory.mktemp("sample") / "index"
+    build_index(sample_articles, home, procs=1, quiet=True)
+    return Engine.open(home, {"WARM_TERMS": 0})

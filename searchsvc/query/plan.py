@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 from searchsvc.analysis import fold_text
 from searchsvc.model.vocabulary import Vocabulary
+from searchsvc.query.joined import expand
 from searchsvc.query.nodes import And, AndMaybe, Node, Or, Phrase, Term, all_of
 from searchsvc.query.parse import Clause, ParsedQuery
 from searchsvc.query.restore import Syllable, query_syllables, restore
-from searchsvc.query.spelling import correct
+from searchsvc.query.spelling import correct, in_case_of
 from searchsvc.snippets import Marker
 
 EXACT_WEIGHT = 1.0  # on top of the folded match: an exact match counts double
@@ -38,6 +39,7 @@ class Plan:
     excluded: Node | None
     filters: list[Node]
     question: bool = False  # ranked over all words; the every-word tier does not apply
+    interpreted: str | None = None  # the reading searched, when it is not what was typed (``tre em`` → ``trẻ em``)
 
 
 def _fields(title_only: bool) -> tuple[str, ...]:
@@ -83,14 +85,15 @@ def word_bonus(words: list[tuple[int, int, list[str]]], title_only: bool) -> lis
 
 
 def _clause_query(clause: Clause, vocab: Vocabulary, bonus: list[Node], marker: tuple[set[str], set[str]],
-                  seen: list[Syllable]) -> tuple[Node, Node] | None:
+                  seen: list[Syllable], verbatim: bool, readings: _Readings) -> tuple[Node, Node] | None:
     """The (any-word, every-word) queries for a phrase or one alternative of an OR group: all its
     syllables (in order for a phrase)."""
-    run = query_syllables(clause.text, vocab)
+    run = query_syllables(clause.text, vocab, decode=not verbatim)
     if not run:
         return None
-    words = restore(run, vocab)
+    words = _restore(run, vocab, verbatim)
     seen.extend(run)
+    readings.clause.append(readings.read(clause.text, [(s, []) for s in run], clause.phrase))
     for s in run:
         _mark(s, *marker)
     if clause.phrase:
@@ -137,6 +140,18 @@ def _optional(s: Syllable, vocab: Vocabulary) -> bool:
     return vocab.fold_df.get(s.folded, 0) > max(COMMON_SHARE * vocab.doc_count, COMMON_MIN_DOCS)
 
 
+def _restore(run: list[Syllable], vocab: Vocabulary, verbatim: bool) -> list[tuple[int, int, list[str]]]:
+    """``restore.restore``; searched as typed (``verbatim``), an unaccented syllable keeps only its own
+    exact form and the folded match, and no word bonus reads accents into it."""
+    words = restore(run, vocab)
+    if not verbatim:
+        return words
+    for s in run:
+        if not s.accented:
+            s.candidates = [(s.typed, 1.0)] if s.typed in vocab.exact_df else []
+    return [w for w in words if all(s.accented for s in run[w[0]:w[1]])]
+
+
 MARK_SHARE = 0.2  # a restored form this likely is what the user meant: highlight it, not every lookalike
 
 
@@ -152,7 +167,48 @@ def _mark(s: Syllable, exact: set[str], folded: set[str]) -> None:
         folded.add(s.folded)
 
 
-def plan(parsed: ParsedQuery, vocab: Vocabulary, text: str = "") -> Plan:
+def _reading(s: Syllable) -> str:
+    """What a syllable was searched as: as typed, decoded from Telex, or its likeliest restored form."""
+    if s.accented or not s.candidates:
+        return s.typed
+    form, share = s.candidates[0]
+    return form if share >= MARK_SHARE else s.typed
+
+
+class _Readings:
+    """The query as searched, clause by clause, and whether it differs from what was typed."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.clause: list[str] = []  # the alternatives of the OR group being read
+        self.changed = False
+
+    def read(self, text: str, items: list[tuple[Syllable, list[Syllable]]], phrase: bool = False) -> str:
+        """One clause as searched (its syllables restored); notes whether that differs from the typed."""
+        words = []
+        for s, pieces in items:
+            raw = text[s.start:s.end]
+            shown = " ".join(_reading(p) for p in pieces) if pieces else _reading(s)
+            self.changed |= bool(pieces) or s.decoded or (not s.accented and shown != s.typed)
+            words.append(in_case_of(shown, raw) if not s.accented or s.decoded or pieces else raw)
+        reading = " ".join(words)
+        return f'"{reading}"' if phrase else reading
+
+    def text(self) -> str | None:
+        return " ".join(p for p in self.parts if p) if self.changed else None
+
+
+def _joined_query(s: Syllable, pieces: list[Syllable], title_only: bool, strict: bool) -> Node:
+    """A joined token as typed, or its syllables (``query.joined``)."""
+    whole = syllable_query(s, title_only, strict)
+    if not pieces:
+        return whole
+    return Or((whole, And(tuple(syllable_query(p, title_only, strict) for p in pieces))))
+
+
+def plan(parsed: ParsedQuery, vocab: Vocabulary, text: str = "", verbatim: bool = False) -> Plan:
+    """The plan of a parsed query; ``verbatim``: as typed, with no accents restored, no Telex decoded and
+    no joined words split."""
     # Consecutive single plain words are restored together, so context spans the whole query.
     groups: list[list[Clause]] = []
     for group in parsed.groups:
@@ -166,23 +222,34 @@ def plan(parsed: ParsedQuery, vocab: Vocabulary, text: str = "") -> Plan:
     anyof: list[Node] = []  # at least one must match at all
     marker: tuple[set[str], set[str]] = (set(), set())
     seen: list[Syllable] = []
+    readings = _Readings()
     for group in groups:
         if len(group) == 1 and not group[0].phrase:
-            # A run of plain words: each syllable is its own requirement.
+            # A run of plain words: each syllable (or joined token) is its own requirement.
             clause = group[0]
-            run = query_syllables(clause.text, vocab)
+            items = [(s, []) for s in query_syllables(clause.text, vocab, decode=not verbatim)]
+            if not verbatim:
+                items = expand([s for s, _ in items], vocab)
+            run = [p for s, pieces in items for p in (pieces or [s])]
             seen.extend(run)
-            optional.extend(word_bonus(restore(run, vocab), clause.title_only))
-            for s in run:
-                _mark(s, *marker)
-                q = syllable_query(s, clause.title_only)
+            optional.extend(word_bonus(_restore(run, vocab, verbatim), clause.title_only))
+            readings.parts.append(readings.read(clause.text, items))
+            for s, pieces in items:
+                if pieces:
+                    s.candidates = [(s.typed, 1.0)] if s.typed in vocab.exact_df else []
+                for part in pieces or [s]:
+                    _mark(part, *marker)
+                q = _joined_query(s, pieces, clause.title_only, False)
                 anyof.append(q)
-                if _optional(s, vocab):
+                if not pieces and _optional(s, vocab):
                     optional.append(q)
                 else:
-                    required.append(syllable_query(s, clause.title_only, strict=True))
+                    required.append(_joined_query(s, pieces, clause.title_only, True))
             continue
-        alts = [q for q in (_clause_query(c, vocab, optional, marker, seen) for c in group) if q is not None]
+        readings.clause = []
+        alts = [q for q in (_clause_query(c, vocab, optional, marker, seen, verbatim, readings) for c in group)
+                if q is not None]
+        readings.parts.append(" OR ".join(readings.clause))
         if alts:
             anyof.append(alts[0][0] if len(alts) == 1 else Or(tuple(loose for loose, _ in alts)))
             required.append(alts[0][1] if len(alts) == 1 else Or(tuple(strict for _, strict in alts)))
@@ -202,7 +269,7 @@ def plan(parsed: ParsedQuery, vocab: Vocabulary, text: str = "") -> Plan:
     filters += [Term("category_key", fold_text(c)) for c in parsed.filters["category"]]
     filters += [Term("author_key", fold_text(a)) for a in parsed.filters["author"]]
     return Plan(loose if question else strict, loose, Marker(frozenset(marker[0]), frozenset(marker[1])),
-                correct(parsed, vocab), excluded, filters, question)
+                correct(parsed, vocab), excluded, filters, question, readings.text())
 
 
 def _excluded(clauses: list[Clause], vocab: Vocabulary) -> Node | None:

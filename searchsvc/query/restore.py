@@ -29,19 +29,21 @@ class Syllable:
     start: int = 0  # offsets in the query text: syllables one character apart are adjacent
     end: int = 0
     candidates: list[tuple[str, float]] = field(default_factory=list)  # exact forms and their weights
+    decoded: bool = False  # typed with Telex/VNI keys (``tre3``), read as the syllable they make
 
 
 
-def query_syllables(text: str, vocab: Vocabulary) -> list[Syllable]:
-    """Query syllables, with Telex/VNI leftovers decoded when the raw token is not in the index."""
-    return [typed_syllable(tok, vocab) for tok in syllables(text)]
+def query_syllables(text: str, vocab: Vocabulary, decode: bool = True) -> list[Syllable]:
+    """Query syllables, with Telex/VNI leftovers decoded (unless not ``decode``) when the raw token is not
+    in the index."""
+    return [typed_syllable(tok, vocab, decode) for tok in syllables(text)]
 
 
-def typed_syllable(tok: Token, vocab: Vocabulary) -> Syllable:
-    if tok.folded not in vocab.fold_df and tok.text not in vocab.exact_df:
+def typed_syllable(tok: Token, vocab: Vocabulary, decode: bool = True) -> Syllable:
+    if decode and tok.folded not in vocab.fold_df and tok.text not in vocab.exact_df:
         for cand in decode_keys(tok.text):
             if cand in vocab.exact_df:
-                return Syllable(cand, fold_text(cand), True, tok.start, tok.end)
+                return Syllable(cand, fold_text(cand), True, tok.start, tok.end, decoded=True)
     return Syllable(tok.text, tok.folded, tok.text != tok.folded, tok.start, tok.end)
 
 
@@ -102,7 +104,7 @@ def _posteriors(run: list[Syllable], forms: list[list[str]], vocab: Vocabulary) 
     prior = [u / model.total for u in uni]
     trans: list[np.ndarray] = []
     for i in range(1, len(run)):
-        if run[i].start - run[i - 1].end != 1:
+        if run[i].start - run[i - 1].end not in (0, 1):  # 0: the parts of a joined token (``query.joined``)
             trans.append(np.tile(prior[i], (len(forms[i - 1]), 1)))
             continue
         pairs = model.pair_counts(forms[i - 1], forms[i])

@@ -178,17 +178,21 @@ class Engine:
 
     def _search(self, parsed: Any, req: SearchRequest, started: float) -> SearchResult:
         vocab = self.snapshot.vocabulary
-        p = plan(parsed, vocab, req.q)
+        p = plan(parsed, vocab, req.q, req.verbatim)
         filt = self._filter(p, req)
         result = self._run(p, filt, req)
+        interpreted = p.interpreted
         if result.total == 0 and p.corrected and p.corrected != req.q:
             # Fuzzy fallback: nothing matched what was typed; show what the vocabulary suggests.
-            retry = self._run(plan(parse(p.corrected), vocab, p.corrected), filt, req)
+            again = plan(parse(p.corrected), vocab, p.corrected, req.verbatim)
+            retry = self._run(again, filt, req)
             if retry.total:
-                result = retry
-        did_you_mean = p.corrected if p.corrected and result.total < 5 * req.per_page else None
+                result, interpreted = retry, again.interpreted or p.corrected
+        # Offered when little matches, or when only some of the words do (``bong daa viet namm``).
+        partial = result.all_words_total is not None and result.all_words_total < result.total
+        did_you_mean = p.corrected if p.corrected and (result.total < 5 * req.per_page or partial) else None
         took = (time.perf_counter() - started) * 1000
-        return replace(result, took_ms=round(took, 2), did_you_mean=did_you_mean)
+        return replace(result, took_ms=round(took, 2), did_you_mean=did_you_mean, interpreted_as=interpreted)
 
     def _filter(self, p: Plan, req: SearchRequest) -> Node | None:
         parts = list(p.filters)

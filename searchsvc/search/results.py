@@ -26,6 +26,7 @@ class SearchRequest:
     highlight: bool = True
     facets: bool = True
     recency: bool = True
+    verbatim: bool = False  # as typed: no accents restored, no Telex decoded, no joined words split
 
 
 def validate(req: SearchRequest, settings: Mapping[str, Any], query_terms: int = 0) -> None:
@@ -87,6 +88,7 @@ class SearchResult:
     partial: bool
     page: int
     per_page: int
+    interpreted_as: str | None = None  # the reading searched when it is not what was typed ("trẻ em")
 
     @property
     def all_words_matched(self) -> bool:

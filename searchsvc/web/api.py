@@ -65,6 +65,15 @@ def date_param(name: str) -> date | None:
         raise InputError(f"parameter '{name}' must be a date as YYYY-MM-DD, got {raw[:40]!r}") from None
 
 
+def flag_param(name: str) -> bool:
+    raw = request.args.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no"):
+        return False
+    if raw in ("1", "true", "yes"):
+        return True
+    raise InputError(f"parameter '{name}' must be 1 or 0, got {raw[:40]!r}")
+
+
 def text_param(name: str, limit: int | None = None) -> str:
     value = request.args.get(name, "")
     limit = _setting("MAX_QUERY_CHARS") if limit is None else limit
@@ -146,6 +155,7 @@ def search_request() -> SearchRequest:
         sort=request.args.get("sort") or "relevance",
         page=int_param("page", 1),
         per_page=int_param("per_page", 10),
+        verbatim=flag_param("verbatim"),
     )
 
 
@@ -160,6 +170,7 @@ def search() -> Response:
                 "q": req.q, "tags": list(req.tags), "category": req.category, "author": req.author,
                 "from": req.date_from.isoformat() if req.date_from else None,
                 "to": req.date_to.isoformat() if req.date_to else None, "sort": req.sort,
+                "verbatim": req.verbatim,
             },
             "total": result.total,
             "page": result.page,
@@ -169,6 +180,7 @@ def search() -> Response:
             "all_words_total": result.all_words_total,
             "partial": result.partial,
             "did_you_mean": result.did_you_mean,
+            "interpreted_as": result.interpreted_as,
             "hits": [hit_json(h) for h in result.hits],
             "facets": {name: facet_json(values) for name, values in result.facets.items()},
         }

@@ -64,6 +64,8 @@ def _paths() -> dict[str, Any]:
         _q("page", "1-based page; page × per_page ≤ MAX_RESULT_WINDOW.",
            {"type": "integer", "minimum": 1, "default": 1}),
         _q("per_page", "Hits per page (≤ MAX_PER_PAGE).", {"type": "integer", "minimum": 1, "default": 10}),
+        _q("verbatim", "1: search exactly as typed (no accents restored, no Telex decoded, no joined words split).",
+           {"type": "integer", "enum": [0, 1], "default": 0}),
     ]
     search_result = {
         "type": "object",
@@ -74,7 +76,11 @@ def _paths() -> dict[str, Any]:
             "all_words_total": {"type": ["integer", "null"], "description": "Results holding every word of the "
                                 "query; they come first. Null for a question, ranked over all its words."},
             "partial": {"type": "boolean", "description": "True when QUERY_TIME_LIMIT cut the search short."},
-            "did_you_mean": {"type": ["string", "null"]},
+            "did_you_mean": {"type": ["string", "null"], "description": "A respelling of the query, offered when "
+                             "few results match or only some of the words do; in the reader's case."},
+            "interpreted_as": {"type": ["string", "null"], "description": "The reading searched when accents were "
+                               "restored, Telex decoded or joined words split (tre em → trẻ em); null with verbatim=1."
+                               },
             "hits": {"type": "array", "items": _HIT},
             "facets": {"type": "object", "properties": {"category": _FACETS, "tags": _FACETS}},
         },
@@ -135,12 +141,15 @@ def _paths() -> dict[str, Any]:
             }
         },
         "/api/suggest": _get(
-            "Completions for a partly typed query: titles and tags.",
+            "Completions for a partly typed query (accents restored, in the index's own case), then tags, then "
+            "articles.",
             [_q("q", "What has been typed so far.", {"type": "string"}),
              _q("limit", "Most suggestions.", {**_LIMIT, "default": 8})],
             {"type": "object", "properties": {"q": {"type": "string"}, "suggestions": {"type": "array", "items": {
-                "type": "object", "properties": {"text": {"type": "string"},
-                                                 "kind": {"type": "string", "enum": ["title", "tag"]}}}}}},
+                "type": "object", "required": ["text", "kind"], "properties": {
+                    "text": {"type": "string"}, "kind": {"type": "string", "enum": ["completion", "tag", "article"]},
+                    "id": {"type": "string", "description": "Articles only."},
+                    "url": {"type": "string", "description": "Articles only."}}}}}},
         ),
         "/healthz": {"get": {"summary": "Liveness and the serving index generation.", "responses": {
             "200": _json({"type": "object", "properties": {"status": {"const": "ok"}, "generation": {"type": "integer"},

@@ -23,5 +23,22 @@ def test_the_most_frequent_syllable_one_edit_away() -> None:
 
 def test_the_corrected_query_keeps_phrases_and_accents() -> None:
     v = vocab()
-    assert correct(parse('doanh nghiepp "doanh nghiepp"'), v) == 'doanh nghiệp "doanh nghiệp"'
+    # Typed without accents, corrected without them: the search restores them and says so (interpreted_as).
+    assert correct(parse('doanh nghiepp "doanh nghiepp"'), v) == 'doanh nghiep "doanh nghiep"'
+    assert correct(parse('doanh nghiệpp'), v) == "doanh nghiệp"  # typed with accents: corrected with them
     assert correct(parse("doanh nghiệp"), v) is None
+
+
+def test_a_very_rare_syllable_next_to_a_common_one_is_a_typo() -> None:
+    v = Vocabulary(syllables={"da": [("đá", 900)], "daa": [("daa", 2)]}, exact_df={"đá": 900, "daa": 2},
+                   fold_df={"da": 900, "daa": 2}, doc_count=1000)
+    assert correct_syllable("daa", v) == "da"  # 2 documents against 900
+    rare = Vocabulary(syllables=v.syllables, exact_df=v.exact_df, fold_df={"da": 100, "daa": 2}, doc_count=1000)
+    assert correct_syllable("daa", rare) is None  # 50 times commoner is not enough
+
+
+def test_the_correction_keeps_the_readers_case() -> None:
+    v = Vocabulary(syllables={"ronaldo": [("ronaldo", 50)]}, exact_df={"ronaldo": 50}, fold_df={"ronaldo": 50},
+                   doc_count=100)
+    assert correct(parse("Ronaldoo ghi bàn"), v) == "Ronaldo ghi bàn"
+    assert correct(parse("RONALDOO"), v) == "RONALDO"

@@ -29,9 +29,9 @@ def search(client: FlaskClient, query: str) -> dict[str, Any]:
 def test_search_response_shape(client: FlaskClient) -> None:
     data = search(client, "?q=trẻ em")
     assert set(data) == {"query", "total", "page", "per_page", "took_ms", "all_words_matched", "all_words_total",
-                         "partial", "did_you_mean", "hits", "facets"}
+                         "partial", "did_you_mean", "interpreted_as", "hits", "facets"}
     assert data["query"] == {"q": "trẻ em", "tags": [], "category": None, "author": None, "from": None, "to": None,
-                             "sort": "relevance"}
+                             "sort": "relevance", "verbatim": False}
     assert (data["page"], data["per_page"]) == (1, 10)
     assert {"a1", "a7"} <= set(ids(data))
     hit = data["hits"][0]
@@ -300,3 +300,17 @@ def test_operator_batch_with_a_repeated_id_keeps_the_last(index_dir: Path, make_
     data = response.get_json()
     assert data["indexed"] == 1 and data["superseded"] == ["article 1: id 'n1' appears again as article 2"]
     assert client.get("/api/articles/n1").get_json()["title"] == "Bão số 3 suy yếu"
+
+
+def test_the_reading_searched_and_searching_as_typed(client: Any) -> None:
+    restored = client.get("/api/search", query_string={"q": "tre em"}).get_json()
+    assert restored["interpreted_as"] == "trẻ em" and restored["query"]["verbatim"] is False
+    assert restored["hits"][0]["id"] == "a1"
+    typed = client.get("/api/search", query_string={"q": "tre em", "verbatim": "1"}).get_json()
+    assert typed["interpreted_as"] is None and typed["query"]["verbatim"] is True
+    assert client.get("/api/search", query_string={"q": "trẻ em"}).get_json()["interpreted_as"] is None
+
+
+def test_a_bad_verbatim_flag_is_a_400_naming_it(client: Any) -> None:
+    r = client.get("/api/search", query_string={"q": "tre em", "verbatim": "maybe"})
+    assert r.status_code == 400 and "verbatim" in r.get_json()["error"]["message"]
