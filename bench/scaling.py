@@ -379,11 +379,11 @@ def main(sizes: str, quick: bool, n_queries: int, seed: int, procs: int, reuse: 
             done, opened = _reused(folder, system, m, count, opener) if reuse else (None, None)
             if done is None:
                 done = build(folder, paths[:m], m, count, procs)
-                opened = opener(folder)
-            builds.append(done)
-            systems[(system, m)] = opened
-            click.echo(f"  {system} {m}x: {count:,} articles, {done.wall_s:.0f} s, "
+            # Said before the index is opened: the figures are also in <folder>/bench.json.
+            click.echo(f"  {system} {m}x: {count:,} articles, {done.wall_s:.0f} s, {done.cpu_s:.0f} s CPU, "
                        f"{done.peak_rss_mb:.0f} MB peak, {done.disk_mb:.0f} MB disk", err=True)
+            builds.append(done)
+            systems[(system, m)] = opened or opener(folder)
 
     queries = corpus.make_queries(articles_1x, vocab, n_queries, seed)
     warm = corpus.make_queries(articles_1x, vocab, n_queries, seed + 1)
