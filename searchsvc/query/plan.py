@@ -227,7 +227,8 @@ def plan(parsed: ParsedQuery, vocab: Vocabulary, text: str = "", verbatim: bool 
         if len(group) == 1 and not group[0].phrase:
             # A run of plain words: each syllable (or joined token) is its own requirement.
             clause = group[0]
-            items = [(s, []) for s in query_syllables(clause.text, vocab, decode=not verbatim)]
+            items: list[tuple[Syllable, list[Syllable]]] = [
+                (s, []) for s in query_syllables(clause.text, vocab, decode=not verbatim)]
             if not verbatim:
                 items = expand([s for s, _ in items], vocab)
             run = [p for s, pieces in items for p in (pieces or [s])]

@@ -81,4 +81,4 @@ def _accent_fixes(run: list[Syllable], fixed: list[bool], vocab: Vocabulary) -> 
         restore(run, vocab)
         return
     for s, fix in zip(run, fixed):  # no context model: each correction's commonest accented form
-        s.candidates = vocab.syllables.get(s.folded, [])[:1] if fix else []
+        s.candidates = [(f, float(df)) for f, df in vocab.syllables.get(s.folded, [])[:1]] if fix else []
