@@ -17,10 +17,11 @@ from typing import assert_never
 import numpy as np
 
 from searchsvc.query.nodes import And, AndMaybe, AndNot, DateRange, Every, Filter, Node, Or, Phrase, Term
+from searchsvc.store import flat
 from searchsvc.store.snapshot import Snapshot
 
-K1 = 1.2
-B = 0.75
+K1 = flat.BM25_K1  # 1.2: the flat files' block maxima are taken with the same parameters
+B = flat.BM25_B  # 0.75
 PHRASE_CANDIDATES = 2000  # best-scoring documents whose positions a phrase query checks
 
 
@@ -60,7 +61,7 @@ class Evaluator:
         sub = Evaluator(self.snapshot, self.deadline)
         sub._root, sub._phrases, sub._postings = self._root, self._phrases, self._postings
         sub.universe = docs
-        sub._where = np.full(self.snapshot.n, -1, np.int64)
+        sub._where = np.full(self.snapshot.n, -1, np.int32)
         sub._where[docs] = np.arange(len(docs))
         return sub
 

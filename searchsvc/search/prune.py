@@ -2,8 +2,8 @@
 
 A search needs every matching document (the total and the facet counts cover them all) but the scores of
 only the best ``k``. So ``collect`` first finds the match set without scoring (boolean vectors), then
-bounds each block of ``flat.BLOCK`` docnums from above: a term's bound in a block is its BM25 at the
-block's largest weight for it (written by the reindex and by ``add``) and the block's shortest document,
+bounds each block of ``flat.BLOCK`` docnums from above: a term's bound in a block is the largest BM25
+frequency part of its documents there (written by the reindex and by ``add``; ``Snapshot.frequency_bounds``),
 times idf and boost at query time; a node's bound is the sum of its scored parts'; the recency lift's
 bound is the lift of the block's newest article. Blocks are scored best bound first until ``k`` matches
 are scored; every block whose bound reaches the ``k``-th score found is then scored too, and a document
@@ -21,7 +21,7 @@ from typing import assert_never
 import numpy as np
 
 from searchsvc.query.nodes import And, AndMaybe, AndNot, DateRange, Every, Filter, Node, Or, Phrase, Term
-from searchsvc.search.evaluate import K1, B, Evaluator
+from searchsvc.search.evaluate import Evaluator
 
 # Bounds are computed in float64 from the float32 inputs and widened by this much, so float32 rounding
 # in the exact scores (a few operations per term) can never lift a score above its block's bound.
@@ -91,7 +91,9 @@ def _candidates(ev: Evaluator, node: Node, docs: np.ndarray, k: int, lift: Lift 
     order = np.flatnonzero(counts)
     order = order[np.argsort(-bound[order], kind="stable")]
     enough = int(np.searchsorted(np.cumsum(counts[order]), k)) + 1
-    first = docs[np.isin(block, order[:enough])]
+    taken = np.zeros(len(bound), bool)
+    taken[order[:enough]] = True
+    first = docs[taken[block]]
     kth = _ranked(ev, node, first, k, lift)[1][-1]
     return docs[bound[block] >= kth], len(first)
 
@@ -124,15 +126,9 @@ def _bound(ev: Evaluator, node: Node, boost: float, out: np.ndarray) -> None:
 def _term_bound(ev: Evaluator, field: str, text: str, boost: float, out: np.ndarray) -> None:
     if not boost:
         return
-    snap = ev.snapshot
-    blocks, most = snap.block_maxima(field, text)
-    if not len(blocks):
-        return
-    _, average = snap.lengths(field)
-    shortest = snap.block_min_lengths(field)[blocks].astype(np.float64)
-    most = most.astype(np.float64)
-    norm = K1 * (1 - B + B * shortest / average)
-    out[blocks] += ev.term_weight(field, text, boost) * most * (K1 + 1) / (most + norm)
+    blocks, bounds = ev.snapshot.frequency_bounds(field, text)
+    if len(blocks):
+        out[blocks] += ev.term_weight(field, text, boost) * bounds
 
 
 def matches(ev: Evaluator, node: Node, boost: float) -> np.ndarray:

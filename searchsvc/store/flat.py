@@ -10,8 +10,12 @@ reindex also writes, beside each segment, the same postings as plain arrays in o
   postings) and ``positions`` (uint32): posting ``j``'s are ``positions[pbounds[j]:pbounds[j + 1]]``;
 * per field, the block maxima that let a query skip what cannot rank (``search/prune.py``): for each
   term and each block of BLOCK segment docnums holding it, ``bblocks`` (uint32, the block: docnum //
-  BLOCK, ascending within a term) and ``bmax`` (float32, the largest weight of the term in that block).
-  BM25's length part and idf depend on the live documents, so they are applied when a query runs;
+  BLOCK, ascending within a term) and ``bmax`` (float32, the largest weight of the term in the block).
+  A field with positions also has ``bfreq`` (float32, rounded up): the largest BM25 frequency part
+  ``w (K1 + 1) / (w + K1 (1 - B + B L / avg))`` of the term in the block, with ``L`` the document's
+  count of positions (Whoosh records lengths rounded up, so never less) and ``avg`` the segment's
+  average, recorded as ``bm25_avg``; the serving average differs, and ``bound_factor`` corrects for it.
+  idf and boosts depend on the query and the live documents, so they are applied when a query runs;
 * the term table: ``keys``, uint64 per (field, term), sorted (a blake2b hash of ``field NUL term``), with
   ``starts`` and ``counts`` (int64) into its field's postings and ``bstarts`` and ``bcounts`` into its
   block maxima;
@@ -45,6 +49,8 @@ MAGIC = b"SVFLAT3\n"
 _HEAD = len(MAGIC) + 16  # magic, then the directory's offset and length (uint64 each)
 _ALIGN = 64
 BLOCK = 128  # documents per block maximum: small enough to bound tightly, large enough to stay few
+BM25_K1 = 1.2  # BM25's parameters (search/evaluate.py scores with them): block maxima depend on them
+BM25_B = 0.75
 _READBACK = 1 << 20  # postings read back at a time to find a field's block maxima
 Section = list[Any]  # [offset, dtype, length]
 
@@ -72,6 +78,8 @@ class FlatWriter:
         self._counts: list[np.ndarray] = []
         self._bstarts: list[np.ndarray] = []
         self._bcounts: list[np.ndarray] = []
+        self._doclen = np.zeros(0, np.int64)  # the open field's positions per docnum (its BM25 length)
+        self._bm25_avg: dict[str, float] = {}
         self._fits = True
         self._field = ""
         self._filled: dict[str, int] = {}  # per array of the open field: items written
@@ -109,6 +117,7 @@ class FlatWriter:
         self._fields[fieldname] = sections
         self._filled = dict.fromkeys(sections, 0)
         self._positions_done = 0
+        self._doclen = np.zeros(0, np.int64)
         if positions is not None:
             self._append("pbounds", np.zeros(1, np.uint32))
 
@@ -125,6 +134,11 @@ class FlatWriter:
             self._append("pbounds", bounds.astype(np.uint32))
             self._append("positions", positions)
             self._positions_done += int(pcounts.sum())
+            if len(docs):
+                counts = np.bincount(docs, weights=pcounts).astype(np.int64)
+                if len(counts) > len(self._doclen):
+                    self._doclen = np.concatenate([self._doclen, np.zeros(len(counts) - len(self._doclen), np.int64)])
+                self._doclen[:len(counts)] += counts
 
     def end_field(self, terms: Sequence[bytes], bounds: np.ndarray) -> None:
         """The field's terms, in the order their postings were given: ``terms[i]``'s are postings
@@ -141,8 +155,13 @@ class FlatWriter:
         a run of whole terms at a time, because the callers stream postings without term boundaries and a
         worker must not hold a whole field."""
         sections = self._fields[self._field]
+        lengths = self._doclen.astype(np.float64)
+        average = max(1.0, float(lengths.mean())) if "pbounds" in sections and len(lengths) else None
+        if average is not None:
+            self._bm25_avg[self._field] = average
         blocks: list[np.ndarray] = []
         maxima: list[np.ndarray] = []
+        frequency: list[np.ndarray] = []
         per_term: list[np.ndarray] = []
         fd = os.open(self._tmp, os.O_RDONLY)
         try:
@@ -158,6 +177,10 @@ class FlatWriter:
                 runs = np.concatenate([np.zeros(min(1, len(docs)), np.int64), cut])
                 blocks.append(block[runs])
                 maxima.append(np.maximum.reduceat(weights, runs) if len(runs) else weights[:0])
+                if average is not None and len(runs):
+                    w = weights.astype(np.float64)
+                    norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths[docs] / average)
+                    frequency.append(_round_up(np.maximum.reduceat(w * (BM25_K1 + 1) / (w + norm), runs)))
                 per_term.append(np.bincount(term[runs], minlength=last - first))
                 first = last
         finally:
@@ -166,7 +189,10 @@ class FlatWriter:
         starts = np.cumsum(counts) - counts
         self._bstarts.append(starts.astype(np.int64))
         self._bcounts.append(counts.astype(np.int64))
-        for kind, values, dtype in (("bblocks", blocks, np.uint32), ("bmax", maxima, np.float32)):
+        arrays = [("bblocks", blocks, np.uint32), ("bmax", maxima, np.float32)]
+        if average is not None:
+            arrays.append(("bfreq", frequency, np.float32))
+        for kind, values, dtype in arrays:
             data = np.ascontiguousarray(np.concatenate(values) if values else np.zeros(0), dtype)
             sections[kind] = self._reserve(dtype, len(data))
             self._write(data.data, sections[kind][0])
@@ -187,7 +213,8 @@ class FlatWriter:
             table[kind] = self._reserve(values.dtype, len(values))
             self._write(np.ascontiguousarray(values).data, table[kind][0])
         directory = json.dumps({"version": 3, "segment": self._path.name.removesuffix(SUFFIX), "block": BLOCK,
-                                "max_doc": self._max_doc, "fields": self._fields, "table": table}).encode("utf-8")
+                                "bm25_avg": self._bm25_avg, "max_doc": self._max_doc, "fields": self._fields,
+                                "table": table}).encode("utf-8")
         self._write(directory, self._end)
         self._write(MAGIC + self._end.to_bytes(8, "little") + len(directory).to_bytes(8, "little"), 0)
         os.close(self._fd)
@@ -222,6 +249,7 @@ class FlatPostings:
             self.max_doc: int = meta["max_doc"]
             if meta["block"] != BLOCK:  # readers number blocks by this code's BLOCK
                 raise ValueError(f"{path} has blocks of {meta['block']} documents, not {BLOCK}")
+            self.bm25_avg: dict[str, float] = {k: float(v) for k, v in meta["bm25_avg"].items()}
             self._fields = {name: {kind: _section(sec) for kind, sec in secs.items()}
                             for name, secs in meta["fields"].items()}
             table = {kind: _section(sec) for kind, sec in meta["table"].items()}
@@ -272,6 +300,14 @@ class FlatPostings:
         sections, start, n = self._fields[fieldname], int(self._bstarts[i]), int(self._bcounts[i])
         return self._read(sections["bblocks"], start, n), self._read(sections["bmax"], start, n)
 
+    def frequency_maxima(self, fieldname: str, term: bytes) -> np.ndarray | None:
+        """Per block of ``block_maxima``, the term's largest BM25 frequency part at the segment's average
+        length ``bm25_avg[fieldname]``; None for a field without positions (or a term not here)."""
+        i = self._row(fieldname, term)
+        if i is None or fieldname not in self.bm25_avg:
+            return None
+        return self._read(self._fields[fieldname]["bfreq"], int(self._bstarts[i]), int(self._bcounts[i]))
+
     def postings(self, fieldname: str, term: bytes) -> tuple[np.ndarray, np.ndarray] | None:
         """(docs, weights) of the term in this segment, docs ascending; None when it has none."""
         found = self._find(fieldname, term)
@@ -291,6 +327,21 @@ class FlatPostings:
         pb = self._read(sections["pbounds"], start, n + 1).astype(np.int64)
         positions = self._read(sections["positions"], int(pb[0]), int(pb[-1] - pb[0]))
         return self._read(sections["docs"], start, n), pb - pb[0], positions
+
+
+def bound_factor(segment_average: float, average: float) -> float:
+    """What makes a block maximum of the BM25 frequency part, taken at the segment's average length, an upper
+    bound at another average: a larger average shortens every document (at most by their ratio), a
+    smaller one lengthens them (never a larger score)."""
+    return max(1.0, average / segment_average)
+
+
+def _round_up(values: np.ndarray) -> np.ndarray:
+    """float64 → float32 never below the value: a bound must stay one."""
+    out = values.astype(np.float32)
+    low = out.astype(np.float64) < values
+    out[low] = np.nextafter(out[low], np.float32(np.inf))
+    return out
 
 
 def _pread(fd: int, section: tuple[int, np.dtype[Any], int], start: int, n: int) -> np.ndarray:

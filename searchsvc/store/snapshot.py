@@ -146,6 +146,37 @@ class Snapshot:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         return np.concatenate(blocks), np.concatenate(maxima)
 
+    def frequency_bounds(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(blocks int64 ascending, float64 bounds): per block holding the term, an upper bound of BM25's
+        frequency part ``w (K1 + 1) / (w + K1 (1 - B + B length / average))`` over its documents there, at
+        this snapshot's average length (a query multiplies it by idf and boost).
+
+        Two bounds, the tighter kept: the flat file's exact maxima at its segment's average, corrected to
+        this one (tight for the large segments of a reindex, loose for a small ``add`` segment whose
+        average is far from the index's); and the largest weight with the block's shortest document."""
+        term = text.encode("utf-8")
+        average = self.lengths(field)[1]
+        k1, b = flat.BM25_K1, flat.BM25_B
+        blocks: list[np.ndarray] = []
+        bounds: list[np.ndarray] = []
+        for (_, segment), base in zip(self._leaves, self._block_base, strict=True):
+            got = segment.block_maxima(field, term)
+            if got is None:
+                continue
+            at = got[0].astype(np.int64) + base
+            most = got[1].astype(np.float64)
+            shortest = self.block_min_lengths(field)[at].astype(np.float64)
+            bound = most * (k1 + 1) / (most + k1 * (1 - b + b * shortest / average))
+            exact = segment.frequency_maxima(field, term)
+            if exact is not None:
+                factor = flat.bound_factor(segment.bm25_avg[field], average)
+                bound = np.minimum(bound, exact.astype(np.float64) * factor)
+            blocks.append(at)
+            bounds.append(bound)
+        if not blocks:
+            return np.zeros(0, np.int64), np.zeros(0, np.float64)
+        return np.concatenate(blocks), np.concatenate(bounds)
+
     def block_min_lengths(self, field: str) -> np.ndarray:
         """The shortest document of each block in ``field`` (float32): BM25 favours short documents, so
         it bounds a block's scores from above."""

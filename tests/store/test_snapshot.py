@@ -296,7 +296,14 @@ def test_blocks_number_each_segments_documents_and_bound_lengths_and_dates(home:
     assert snap.block_published.tolist() == [snap.published[:n].max(), snap.published[n:].max()]
     ids, weights = snap.postings("text", "vàng")
     in_add = ids >= n
-    blocks, maxima = snap.block_maxima("text", "vàng")
-    assert blocks[-1] == 1 and maxima[-1] == weights[in_add].max()
+    blocks, bounds = snap.frequency_bounds("text", "vàng")
     assert blocks.tolist() == ([0] if (~in_add).any() else []) + [1]
+    lengths, average = snap.lengths("text")
+    exact = weights * 2.2 / (weights + 1.2 * (0.25 + 0.75 * lengths[ids] / average))  # BM25's k1 1.2, b 0.75
+    shortest = snap.block_min_lengths("text")[1]
+    by_weight = weights[in_add].max() * 2.2 / (weights[in_add].max() + 1.2 * (0.25 + 0.75 * shortest / average))
+    assert exact[in_add].max() <= bounds[-1] <= by_weight * (1 + 1e-6)  # the tighter of the two bounds
+    # A field without positions keeps the largest weight.
+    tag_ids, tag_weights = snap.postings("tag_key", "gia vang")
+    assert snap.block_maxima("tag_key", "gia vang")[1].tolist() == ([tag_weights.max()] if len(tag_ids) else [])
     snap.close()
