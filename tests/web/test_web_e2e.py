@@ -355,23 +355,29 @@ def test_markup_in_articles_is_shown_as_text_and_never_runs(page: Any) -> None:
     assert page.locator("#source script, #source img").count() == 0
 
 
+# The notes about how results match (the "showing results for" line and did-you-mean are other notices).
+NOTES = "#notices .notice:not(.interpreted):not(.dym)"
+
+
 def test_did_you_mean_and_partial_match_notes(page: Any) -> None:
     page.goto("/?q=tre+em+bong+da")
-    expect(page.locator("#notices .notice")).to_have_text(
+    expect(page.locator(NOTES)).to_have_text(
         "Không có bài nào chứa đủ mọi từ khóa; dưới đây là các bài chứa nhiều từ khóa nhất.")
     # Two articles hold all of "bóng đá Việt Nam"; the rest only "bóng đá" or "Việt Nam".
     page.goto("/?q=bong+da+viet+nam")
+    expect(page.locator("#status")).to_contain_text("Tìm thấy")
     expect(page.locator("#hits .hit")).to_have_count(_total(page))
-    expect(page.locator("#notices .notice")).to_have_text(
+    expect(page.locator(NOTES)).to_have_text(
         "2 bài đầu tiên chứa đủ mọi từ khóa; các bài từ thứ 3 trở đi chỉ chứa một phần từ khóa.")
     assert "Việt Nam" in page.locator("#hits .hit-title").nth(1).inner_text()
     # A question is ranked over all its words, not in tiers: the page claims no count.
     page.goto("/?q=tr%E1%BA%BB+em+c%E1%BA%A7n+g%C3%AC")
-    expect(page.locator("#notices .notice:not(.dym)")).to_have_text(
+    expect(page.locator(NOTES)).to_have_text(
         "Kết quả được xếp theo mức liên quan với mọi từ khóa; có thể có bài chỉ chứa một phần từ khóa.")
     page.goto("/?q=tre+em")
     expect(page.locator("#hits .hit")).to_have_count(6)
-    expect(page.locator("#notices .notice")).to_have_count(0)
+    expect(page.locator(NOTES)).to_have_count(0)
+    expect(page.locator("#notices .dym")).to_have_count(0)
     page.goto("/?q=bong+daa")
     dym = page.locator("#notices .dym")
     expect(dym).to_contain_text("Có phải bạn muốn tìm:")
@@ -458,7 +464,7 @@ def test_partial_match_notice_says_how_many_results_hold_every_word(page: Any) -
     _rewrite_search(page, total=2500, all_words_matched=False, all_words_total=1234)
     page.goto("/?q=tre+em")
     expect(page.locator("#status")).to_contain_text("Tìm thấy 2.500 kết quả")
-    notice = page.locator("#notices .notice")
+    notice = page.locator(NOTES)
     expect(notice).to_have_count(1)
     expect(notice).to_have_text(
         "1.234 bài đầu tiên chứa đủ mọi từ khóa; các bài từ thứ 1.235 trở đi chỉ chứa một phần từ khóa.")
@@ -468,7 +474,7 @@ def test_partial_match_notice_says_how_many_results_hold_every_word(page: Any) -
 def test_partial_match_notice_when_no_result_holds_every_word(page: Any) -> None:
     _rewrite_search(page, all_words_matched=False, all_words_total=0)
     page.goto("/?q=tre+em")
-    expect(page.locator("#notices .notice")).to_have_text(
+    expect(page.locator(NOTES)).to_have_text(
         "Không có bài nào chứa đủ mọi từ khóa; dưới đây là các bài chứa nhiều từ khóa nhất.")
 
 
@@ -476,7 +482,7 @@ def test_no_partial_match_notice_when_every_result_holds_every_word(page: Any) -
     _rewrite_search(page, all_words_matched=True, all_words_total=6)
     page.goto("/?q=tre+em")
     expect(page.locator("#hits .hit")).to_have_count(6)
-    expect(page.locator("#notices .notice")).to_have_count(0)
+    expect(page.locator(NOTES)).to_have_count(0)
 
 
 def test_missing_fields_never_show_as_null_on_either_page(page: Any) -> None:

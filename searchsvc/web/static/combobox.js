@@ -1,11 +1,13 @@
 // An accessible search box with suggestions (the WAI-ARIA combobox pattern with a listbox popup):
 // the input keeps focus, aria-activedescendant names the highlighted option, arrows move, Enter
 // picks, Escape closes. Requests are debounced and a newer keystroke aborts the older request.
+// The API lists completions, then tags, then articles: each run of one kind is a labelled group.
 import { debounce, el } from "./common.js";
 
 const DELAY_MS = 150;
 const MIN_CHARS = 2;
-const KIND_LABEL = { tag: "Thẻ", title: "Bài" };
+// "title" is what older servers call an article suggestion that has no id or url.
+const KIND_LABEL = { completion: "Gợi ý tìm kiếm", tag: "Thẻ", article: "Bài viết", title: "Bài viết" };
 
 export class Combobox {
   constructor(input, listbox, { fetch, choose }) {
@@ -23,10 +25,9 @@ export class Combobox {
     input.addEventListener("blur", () => this.close());
     // mousedown, not click: a click would blur the input (closing the list) before it lands.
     listbox.addEventListener("mousedown", (event) => {
+      event.preventDefault(); // a click on a group's label must not blur the box either
       const option = event.target.closest("[role=option]");
-      if (!option) return;
-      event.preventDefault();
-      this.pick(Number(option.dataset.index));
+      if (option) this.pick(Number(option.dataset.index));
     });
   }
 
@@ -53,11 +54,15 @@ export class Combobox {
     this.items = items;
     this.active = -1;
     this.input.removeAttribute("aria-activedescendant");
-    this.listbox.replaceChildren(...items.map((item, index) => {
-      const kind = KIND_LABEL[item.kind] || "";
-      return el("li", { id: `suggestion-${index}`, role: "option", "aria-selected": "false", className: "suggestion", dataset: { index: String(index) } },
-        el("span", { className: "suggestion-text", text: item.text }),
-        kind ? el("span", { className: `suggestion-kind kind-${item.kind}`, text: kind }) : null);
+    this.listbox.replaceChildren(...groups(items).map(({ kind, first, members }, g) => {
+      const labelId = `suggestion-group-${g}`;
+      const options = members.map((item, i) => el("li", {
+        id: `suggestion-${first + i}`, role: "option", "aria-selected": "false",
+        className: `suggestion kind-${kind}`, dataset: { index: String(first + i), kind },
+      }, el("span", { className: "suggestion-text", text: item.text })));
+      return el("li", { role: "group", "aria-labelledby": labelId, className: `suggestion-group group-${kind}` },
+        el("div", { id: labelId, role: "presentation", className: "suggestion-group-label", text: KIND_LABEL[kind] || "Gợi ý" }),
+        el("ul", { role: "none", className: "suggestion-options" }, ...options));
     }));
     const open = items.length > 0;
     this.listbox.hidden = !open;
@@ -145,4 +150,16 @@ export class Combobox {
         break;
     }
   }
+}
+
+// Consecutive items of one kind, in the server's order; `first` is the index of the group's first item.
+function groups(items) {
+  const out = [];
+  items.forEach((item, index) => {
+    const kind = Object.hasOwn(KIND_LABEL, item.kind) ? item.kind : "other";
+    const last = out[out.length - 1];
+    if (last && last.kind === kind) last.members.push(item);
+    else out.push({ kind, first: index, members: [item] });
+  });
+  return out;
 }

@@ -1,15 +1,18 @@
 // The reader's search page. The whole page state lives in the URL (?q=&tag=&category=&from=&to=
-// &sort=&page=&per_page=): every change pushes a history entry and re-renders from the state, and
-// popstate renders the state of the entry the browser went back or forward to.
-import { ApiError, api, el, errorParagraphs, fill, formatCount, formatDate, safeUrl, show, titleContent } from "./common.js";
+// &sort=&page=&per_page=&verbatim=): every change pushes a history entry and re-renders from the
+// state, and popstate renders the state of the entry the browser went back or forward to. Typing
+// searches as it goes (instant results) on one provisional entry, replaced keystroke after keystroke.
+import { ApiError, api, debounce, el, errorParagraphs, fill, formatCount, formatDate, safeUrl, show, titleContent } from "./common.js";
 import { Combobox } from "./combobox.js";
+import { dropRelatedLoads, relatedToggle } from "./reader-related.js";
 
 const $ = (id) => document.getElementById(id);
 const limits = {
   maxPerPage: Number(document.body.dataset.maxPerPage) || 100,
   maxWindow: Number(document.body.dataset.maxResultWindow) || 1000,
 };
-const RELATED_LIMIT = 5;
+// Long enough that a word typed at an ordinary pace is one request, short enough to feel instant.
+const INSTANT_DELAY_MS = 250;
 const DEFAULT_PER_PAGE = 10;
 const SORTS = ["relevance", "newest"];
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -41,6 +44,8 @@ function readState(search) {
     sort: SORTS.includes(sort) ? sort : "relevance",
     page: int("page", 1, limits.maxWindow),
     perPage: int("per_page", DEFAULT_PER_PAGE, limits.maxPerPage),
+    // Search exactly as typed: no accent restoration, Telex decoding or splitting of joined words.
+    verbatim: p.get("verbatim") === "1",
   };
 }
 
@@ -55,6 +60,7 @@ function toParams(state) {
   if (state.sort !== "relevance") p.set("sort", state.sort);
   if (state.page > 1) p.set("page", String(state.page));
   if (state.perPage !== DEFAULT_PER_PAGE) p.set("per_page", String(state.perPage));
+  if (state.verbatim && state.q) p.set("verbatim", "1");
   return p;
 }
 
@@ -68,7 +74,11 @@ const isSearch = (s) => Boolean(s.q.trim()) || hasFilters(s);
 
 let state = readState(location.search);
 
+// A new query is read as the reader meant it again; the same query keeps "exactly as typed".
+const withQuery = (q) => ({ ...state, q, page: 1, verbatim: state.verbatim && q === state.q });
+
 function navigate(next, { focusResults = false } = {}) {
+  instant.cancel();
   state = next;
   history.pushState(null, "", pageUrl(state));
   syncForm();
@@ -76,19 +86,48 @@ function navigate(next, { focusResults = false } = {}) {
 }
 
 window.addEventListener("popstate", () => {
+  instant.cancel();
   state = readState(location.search);
   syncForm();
   run();
 });
 
+// Results while typing. The first keystroke after a committed search pushes one provisional entry
+// and later keystrokes replace it, so the URL follows the box and Back returns to the previous
+// search, not to every prefix typed on the way. The box itself is left alone: rewriting it with the
+// trimmed query would eat the space just typed between two words.
+const PROVISIONAL = { typing: true };
+const isProvisional = () => history.state?.typing === true;
+
+const instant = debounce(() => {
+  const q = ui.q.value.trim();
+  if (q === state.q) return;
+  state = withQuery(q);
+  const url = pageUrl(state);
+  if (isProvisional()) history.replaceState(PROVISIONAL, "", url);
+  else history.pushState(PROVISIONAL, "", url);
+  syncTitle();
+  run();
+}, INSTANT_DELAY_MS);
+
+ui.q.addEventListener("input", (event) => {
+  if (!event.isComposing) instant();
+});
+// An IME (Telex/VNI) sends its input events while composing; search once the word is composed.
+ui.q.addEventListener("compositionend", () => instant());
+
 function syncForm() {
   ui.q.value = state.q;
+  syncTitle();
   ui.sort.value = state.sort;
   ui.from.value = state.from;
   ui.to.value = state.to;
   // The browser's picker then refuses a reversed range.
   ui.from.max = state.to;
   ui.to.min = state.from;
+}
+
+function syncTitle() {
   document.title = state.q ? `${state.q} – Tìm kiếm tin tức` : "Tìm kiếm tin tức";
 }
 
@@ -115,9 +154,11 @@ async function run({ focusResults = false } = {}) {
   ui.status.textContent = "Đang tìm…";
   try {
     const data = await api(`/api/search?${params}`, { signal: controller.signal });
+    // An answer that arrives after a newer search started is for a query no longer in the box.
+    if (inflight !== controller) return;
     renderResults(data);
   } catch (err) {
-    if (err.name === "AbortError") return;
+    if (err.name === "AbortError" || inflight !== controller) return;
     renderError(err);
   } finally {
     if (inflight === controller) {
@@ -132,8 +173,7 @@ async function run({ focusResults = false } = {}) {
 }
 
 function clearResults() {
-  for (const controller of relatedLoads) controller.abort();
-  relatedLoads.clear();
+  dropRelatedLoads();
   fill(ui.hits);
   fill(ui.notices);
   fill(ui.pager);
@@ -190,16 +230,37 @@ function statusText(data, total, lastPage) {
   return `Tìm thấy ${formatCount(total)} kết quả${subject}${pages}${seconds}`;
 }
 
+// A link to another state of the page that a plain click follows without reloading it.
+function stateLink(next, props) {
+  const link = el("a", { href: pageUrl(next), ...props });
+  link.addEventListener("click", (event) => {
+    if (!plainClick(event)) return;
+    event.preventDefault();
+    navigate(next, { focusResults: true });
+  });
+  return link;
+}
+
+const trimmed = (value) => (typeof value === "string" ? value.trim() : "");
+const sameReading = (a, b) => a.normalize("NFC").toLowerCase() === b.normalize("NFC").toLowerCase();
+
 function renderNotices(data, total) {
   const notices = [];
-  if (typeof data.did_you_mean === "string" && data.did_you_mean.trim()) {
-    const suggestion = data.did_you_mean.trim();
-    const link = el("a", { href: pageUrl({ ...state, q: suggestion, page: 1 }), className: "dym-link", text: suggestion });
-    link.addEventListener("click", (event) => {
-      if (!plainClick(event)) return;
-      event.preventDefault();
-      navigate({ ...state, q: suggestion, page: 1 }, { focusResults: true });
-    });
+  const typed = state.q.trim();
+  const reading = trimmed(data.interpreted_as);
+  if (reading && !state.verbatim && !sameReading(reading, typed)) {
+    // Like a web search engine's "showing results for": what we searched, and the way back to what was typed.
+    const asTyped = stateLink({ ...state, verbatim: true, page: 1 }, { className: "verbatim-link", text: typed });
+    notices.push(el("p", { className: "notice interpreted" },
+      "Kết quả cho ", el("b", { className: "interpreted-as", text: reading }), " · Tìm đúng như đã gõ: ", asTyped));
+  } else if (state.verbatim && typed) {
+    const restored = stateLink({ ...state, verbatim: false, page: 1 }, { className: "verbatim-link", text: "tìm cả khi thiếu dấu" });
+    notices.push(el("p", { className: "notice interpreted" },
+      "Kết quả đúng như đã gõ: ", el("b", { text: typed }), " · ", restored));
+  }
+  const suggestion = trimmed(data.did_you_mean);
+  if (suggestion && !(reading && sameReading(suggestion, reading))) {
+    const link = stateLink({ ...state, q: suggestion, page: 1, verbatim: false }, { className: "dym-link", text: suggestion });
     notices.push(el("p", { className: "notice dym" }, "Có phải bạn muốn tìm: ", link, "?"));
   }
   const partial = partialMatchText(data, total);
@@ -273,95 +334,6 @@ function renderHit(hit) {
 function addTag(tag) {
   if (state.tags.includes(tag)) return;
   navigate({ ...state, tags: [...state.tags, tag], page: 1 }, { focusResults: true });
-}
-
-// ------------------------------------------------------------------ related stories under a hit
-
-// The related lists still loading, so a new search can drop them all.
-const relatedLoads = new Set();
-let relatedPanels = 0;
-
-// The "Bài liên quan" button and the list it opens under its hit. Each hit has its own request: a
-// second hit's list leaves the first alone, and closing or reopening drops the answer still on its way.
-function relatedToggle(hit) {
-  const panel = el("div", { id: `related-${++relatedPanels}`, className: "hit-related-panel", hidden: true });
-  const button = el("button", {
-    type: "button", className: "btn btn-link hit-related", text: "Bài liên quan",
-    "aria-expanded": "false", "aria-controls": panel.id,
-  });
-  let controller = null;
-  const stop = () => {
-    if (!controller) return;
-    controller.abort();
-    relatedLoads.delete(controller);
-    controller = null;
-  };
-  const open = async () => {
-    stop();
-    const mine = new AbortController();
-    controller = mine;
-    relatedLoads.add(mine);
-    panel.setAttribute("aria-busy", "true");
-    fill(panel, el("p", { className: "related-note", role: "status", text: "Đang tải bài liên quan…" }));
-    try {
-      const data = await api(`/api/articles/${encodeURIComponent(hit.id)}/related?limit=${RELATED_LIMIT}`, { signal: mine.signal });
-      if (controller !== mine) return;
-      renderRelatedList(panel, data.related);
-    } catch (err) {
-      if (err.name === "AbortError" || controller !== mine) return;
-      fill(panel, el("div", { className: "error related-error", role: "alert" }, ...errorParagraphs("Không tải được bài liên quan", err)));
-    } finally {
-      if (controller === mine) {
-        relatedLoads.delete(mine);
-        controller = null;
-        panel.removeAttribute("aria-busy");
-      }
-    }
-  };
-  button.addEventListener("click", () => {
-    const expanded = button.getAttribute("aria-expanded") === "true";
-    button.setAttribute("aria-expanded", String(!expanded));
-    show(panel, !expanded);
-    if (expanded) {
-      stop();
-      fill(panel);
-      panel.removeAttribute("aria-busy");
-    } else {
-      open();
-    }
-  });
-  return [button, panel];
-}
-
-function renderRelatedList(panel, related) {
-  const stories = (Array.isArray(related) ? related : []).filter((r) => r && typeof r.id === "string");
-  if (!stories.length) {
-    fill(panel, el("p", { className: "related-note", text: "Không tìm thấy bài liên quan." }));
-    return;
-  }
-  fill(panel, el("ul", { className: "related-list", "aria-label": "Bài liên quan" }, ...stories.map(relatedStory)));
-}
-
-function relatedStory(story) {
-  const url = safeUrl(story.url);
-  const text = story.title || "(không có tiêu đề)";
-  const title = el("p", { className: "related-title" }, url ? el("a", { href: url, rel: "noopener noreferrer", text }) : text);
-  const date = formatDate(story.published);
-  const why = relatedReasons(story);
-  const meta = date || why ? el("div", { className: "related-meta" }, date ? el("time", { datetime: story.published, text: date }) : null, why) : null;
-  return el("li", { className: "related-story" }, title, meta);
-}
-
-// Shared tags first (an editor's own word for what a story is about), then the key words the API
-// found in both: it says each reason once (a compound stands for its syllables; no tag said again).
-function relatedReasons(story) {
-  const strings = (list) => (Array.isArray(list) ? list.filter((t) => typeof t === "string" && t) : []);
-  const tags = strings(story.shared_tags);
-  const words = strings(story.shared_terms);
-  const chip = (value, kind, label) => el("li", { className: `chip chip-static ${kind}`, title: label, text: value });
-  const chips = [...tags.map((t) => chip(t, "chip-tag", "Thẻ chung")), ...words.map((t) => chip(t, "chip-term", "Từ khóa chung"))];
-  if (!chips.length) return null;
-  return el("ul", { className: "related-why", "aria-label": "Vì sao liên quan" }, ...chips);
 }
 
 // ------------------------------------------------------------------ facets
@@ -470,25 +442,43 @@ function renderPager(last) {
 
 // ------------------------------------------------------------------ the search box
 
+// An entry of the current history that typing made is made the search itself, not stacked on.
+function commit(next) {
+  if (!isProvisional()) return navigate(next);
+  instant.cancel();
+  state = next;
+  history.replaceState(null, "", pageUrl(state));
+  syncForm();
+  return run();
+}
+
 const combobox = new Combobox(ui.q, ui.suggestions, {
-  fetch: async (text, signal) => {
-    const data = await api(`/api/suggest?q=${encodeURIComponent(text)}`, { signal });
+  fetch: async (q, signal) => {
+    const data = await api(`/api/suggest?q=${encodeURIComponent(q)}`, { signal });
     return (Array.isArray(data.suggestions) ? data.suggestions : []).filter((s) => s && typeof s.text === "string" && s.text);
   },
   choose: (item) => {
     if (item.kind === "tag") {
       const tags = state.tags.includes(item.text) ? state.tags : [...state.tags, item.text];
-      navigate({ ...state, q: "", tags, page: 1 }, { focusResults: false });
-    } else {
-      navigate({ ...state, q: item.text, page: 1 });
+      commit({ ...state, q: "", tags, page: 1, verbatim: false });
+      return;
     }
+    // An article opens as a result's title does: its own page, in this tab.
+    const url = item.kind === "article" ? safeUrl(item.url) : null;
+    if (url) {
+      instant.cancel();
+      location.assign(url);
+      return;
+    }
+    // A completion (or an article with no page to open) is searched for.
+    commit({ ...state, q: item.text, page: 1, verbatim: false });
   },
 });
 
 ui.form.addEventListener("submit", (event) => {
   event.preventDefault();
   combobox.close();
-  navigate({ ...state, q: ui.q.value.trim(), page: 1 });
+  commit(withQuery(ui.q.value.trim()));
 });
 
 // Collapsed on a phone so results come first; open on a wide screen.
