@@ -106,4 +106,6 @@ class RelatedHit:
 @dataclass(frozen=True)
 class Suggestion:
     text: str
-    kind: str  # "title" | "tag"
+    kind: str  # "completion" | "tag" | "article"
+    id: str | None = None  # articles only
+    url: str | None = None

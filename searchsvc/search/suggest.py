@@ -1,31 +1,60 @@
-"""Suggestions as a reader types: tags, then headlines that start with (or contain a word starting with) it."""
+"""Suggestions as a reader types: query completions, then tags, then articles whose headline starts with
+(or holds a word starting with) what was typed."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 from searchsvc.analysis import fold_text
+from searchsvc.search.complete import Completions
 from searchsvc.search.results import FacetValue, Suggestion
 from searchsvc.store.snapshot import Snapshot
 
-TAGS = 3  # suggestions that may be tags, before headlines
+COMPLETIONS = 4  # of the suggestions, at most this many completions
+TAGS = 2  # then at most this many tags; articles fill the rest
 
 
 class Titles:
-    """Every live headline, folded, newest first: built once per snapshot."""
+    """Every live headline, folded, newest first: built once per snapshot.
+
+    The folded headlines are one string, one per line, so finding those that start with (or hold a word
+    starting with) what was typed is ``str.find`` at C speed, newest first, stopping at the limit."""
 
     def __init__(self, snapshot: Snapshot) -> None:
         published = snapshot.published
-        items = [(fold_text(f.get("title") or ""), f.get("title") or "", int(published[d]))
-                 for d, f in snapshot.documents()]
-        items.sort(key=lambda t: -t[2])  # newest first among equal matches
+        items = [(fold_text(f.get("title") or ""), f.get("title") or "", str(f.get("id") or ""),
+                  str(f.get("url") or ""), int(published[d])) for d, f in snapshot.documents()]
+        items.sort(key=lambda t: -t[4])  # newest first among equal matches
         self.items = items
+        self.text = "\n" + "\n".join(t[0].replace("\n", " ") for t in items) + "\n"
+        self.starts: list[int] = []
+        at = 0
+        for t in items:
+            self.starts.append(at)
+            at += len(t[0]) + 1
+        self.completions = Completions(snapshot.vocabulary, (t[1] for t in items))
+
+    def _find(self, needle: str, limit: int, skip: set[int]) -> list[int]:
+        found: list[int] = []
+        at = self.text.find(needle)
+        while at >= 0 and len(found) < limit:
+            i = bisect_right(self.starts, at) - 1  # the headline this offset is in
+            if i not in skip and i not in found:
+                found.append(i)
+            at = self.text.find(needle, at + 1)
+        return found
+
+    def articles(self, prefix: str, limit: int) -> list[Suggestion]:
+        key = " ".join(fold_text(prefix).split())
+        if not key or limit <= 0:
+            return []
+        starts = self._find("\n" + key, limit, set())
+        inner = self._find(" " + key, limit - len(starts), set(starts))
+        return [Suggestion(self.items[i][1], "article", self.items[i][2], self.items[i][3]) for i in starts + inner]
 
     def suggest(self, prefix: str, tags: list[FacetValue], limit: int) -> list[Suggestion]:
-        key = fold_text(prefix)
-        if not key:
+        if not fold_text(prefix):
             return []
-        out = [Suggestion(t.value, "tag") for t in tags[:TAGS]]
-        starts = [t for t in self.items if t[0].startswith(key)]
-        inner = [t for t in self.items if f" {key}" in t[0] and not t[0].startswith(key)]
-        for _, title, _ in (starts + inner)[: max(0, limit - len(out))]:
-            out.append(Suggestion(title, "title"))
-        return out
+        out = [Suggestion(c, "completion") for c in self.completions.complete(prefix, min(COMPLETIONS, limit))]
+        out += [Suggestion(t.value, "tag") for t in tags[: min(TAGS, limit - len(out))]]
+        return out + self.articles(prefix, limit - len(out))

@@ -22,7 +22,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from searchsvc.articles import Article, article_from_mapping
 from searchsvc.errors import Forbidden, InputError, NotFound
 from searchsvc.search.engine import Engine
-from searchsvc.search.results import FacetValue, Hit, RelatedHit, SearchRequest
+from searchsvc.search.results import FacetValue, Hit, RelatedHit, SearchRequest, Suggestion
 from searchsvc.store import writer
 from searchsvc.store.home import IndexHome
 from searchsvc.web.openapi import openapi_document
@@ -237,7 +237,12 @@ def related_to_text() -> Response:
 def suggest() -> Response:
     q = text_param("q")
     items = get_engine().suggest(q, limit=limit_param(8)) if q.strip() else []
-    return jsonify({"q": q, "suggestions": [{"text": s.text, "kind": s.kind} for s in items]})
+    return jsonify({"q": q, "suggestions": [suggestion_json(s) for s in items]})
+
+
+def suggestion_json(s: Suggestion) -> dict[str, Any]:
+    out = {"text": s.text, "kind": s.kind}
+    return {**out, "id": s.id, "url": s.url} if s.kind == "article" else out
 
 
 @bp.get("/healthz")

@@ -197,7 +197,10 @@ def test_related_to_text_rejects_bad_bodies(client: FlaskClient, body: bytes) ->
 def test_suggest(client: FlaskClient) -> None:
     data = client.get("/api/suggest?q=trẻ").get_json()
     assert data["q"] == "trẻ"
-    assert data["suggestions"] and all(s["kind"] in ("title", "tag") for s in data["suggestions"])
+    assert data["suggestions"] and all(s["kind"] in ("completion", "article", "tag") for s in data["suggestions"])
+    articles = [s for s in data["suggestions"] if s["kind"] == "article"]
+    assert articles and all(set(s) == {"text", "kind", "id", "url"} for s in articles)
+    assert all(set(s) == {"text", "kind"} for s in data["suggestions"] if s["kind"] != "article")
     assert any(s["text"].lower().startswith("trẻ") for s in data["suggestions"])
     assert client.get("/api/suggest?q=").get_json()["suggestions"] == []
 
