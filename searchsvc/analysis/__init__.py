@@ -35,7 +35,7 @@ WORD_JOINER = "_"
 PART_GAP = 100  # positions between the parts of a multi-part field (title, lead, body)
 # Numbers keep their inner separators (498.000, 30/11/2018, 3,2); otherwise runs of letters/digits.
 SYLLABLE = re.compile(r"\d+(?:[.,/:]\d+)+|(?:[^\W_]|[\u0300-\u036f])+")
-CHUNK_LIMIT = 300_000  # distinct chunks (and twice as many forms) kept before the tables start over
+CHUNK_LIMIT = 100_000  # distinct chunks (about 80 MB with their forms) kept before the tables start over
 
 
 @dataclass(frozen=True, slots=True)

@@ -252,7 +252,7 @@ class _Crf:
 class _Tokens:
     """pyvi's tokens of each chunk (``chunks.py``): CRF row, start and end within the chunk."""
 
-    LIMIT = 300_000  # chunks; beyond this the tables start over, between texts (bounded memory)
+    LIMIT = 100_000  # chunks; beyond this the tables start over, between texts (bounded memory)
 
     def __init__(self, crf: _Crf) -> None:
         self._crf = crf
