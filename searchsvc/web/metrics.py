@@ -12,7 +12,8 @@ never share a counter. What a scrape sees:
 - ``searchsvc_index_up`` (1 when this worker can serve), ``searchsvc_generation`` (the number served),
   ``searchsvc_generation_age_seconds`` (since that generation was built, from its meta.json) and
   ``searchsvc_index_documents``.
-- ``searchsvc_replica_lag_seconds``: set by the replica (``set_replica_lag``); NaN until one reports.
+- ``searchsvc_replica_lag_seconds``: on a replica, seconds since it last found itself serving the primary's
+  commit (read from its status file at each scrape); NaN on a primary and until a first round succeeds.
 - ``searchsvc_reindex_running`` and, while one runs, ``searchsvc_reindex_articles_read``,
   ``searchsvc_reindex_started_timestamp_seconds`` and ``searchsvc_reindex_stage{stage}``: read from the
   progress file a reindex (a CLI process) leaves in the index home (``store/progress.py``).
@@ -47,6 +48,7 @@ from searchsvc.errors import IndexUnavailable
 from searchsvc.search.engine import Engine
 from searchsvc.store import progress
 from searchsvc.store.home import IndexHome
+from searchsvc.web import replication
 from searchsvc.web.slot import get_engine
 
 EXTENSION = "searchsvc.metrics"
@@ -143,7 +145,7 @@ def metrics_of(app: Flask) -> Metrics:
 
 
 def set_replica_lag(app: Flask, seconds: float) -> None:
-    """Called by the replica after each check of its primary: how far behind its index is."""
+    """How far behind its primary a replica's index is (each scrape sets it from the replica's status)."""
     metrics_of(app).replica_lag.set(seconds)
 
 
@@ -154,6 +156,9 @@ def metrics_view() -> Response:
         metrics.engine = get_engine()  # what this worker serves, refreshed as for any request
     except IndexUnavailable:
         metrics.engine = None
+    lag = replication.replica_lag(current_app)
+    if lag is not None:
+        set_replica_lag(current_app, lag)
     body, content_type = metrics.scrape(request.headers.get("Accept", ""))
     return Response(body, content_type=content_type)
 

@@ -85,6 +85,18 @@ def status() -> Response:
     return response
 
 
+def replica_lag(app: Flask) -> float | None:
+    """Seconds since this replica last found itself serving the primary's commit (None: never, or not a
+    replica). Read from the status file, so every worker reports what the polling worker saw."""
+    if not app.config.get("REPLICA_OF"):
+        return None
+    try:
+        last = json.loads((Path(app.config["INDEX_DIR"]) / STATUS).read_text(encoding="utf-8")).get("last_success")
+    except (OSError, ValueError):
+        return None
+    return max(0.0, time.time() - float(last)) if last else None
+
+
 def _refuse_writes_on_replica() -> None:
     primary = str(current_app.config.get("REPLICA_OF") or "")
     if primary and request.endpoint in _WRITES:

@@ -111,6 +111,9 @@ def test_a_replica_follows_the_primary_and_refuses_writes(primary_url: str, make
     state = client.get("/replication/status", headers=AUTH).get_json()
     assert state["error"] is None and state["primary_generation"] == IndexHome(index_dir).current().name
     assert 0 <= state["seconds_since_success"] < 5 and state["last_copy_files"] > 0
+    lag = [line for line in client.get("/metrics").get_data(as_text=True).splitlines()
+           if line.startswith("searchsvc_replica_lag_seconds ")]
+    assert lag and 0 <= float(lag[0].split()[1]) < 5  # every worker reports it, from the status file
 
     operator = {"Authorization": "Bearer op"}
     for response in (client.post("/api/articles", json=ARTICLES[0].__dict__ | {"published": None}, headers=operator),
