@@ -181,14 +181,15 @@ def size_label(limit: int | None) -> str:
     return f"baomoi_{limit}" if limit else "baomoi_all"
 
 
-def searchsvc_index(articles: Sequence[Article], limit: int | None, rebuild: bool, procs: int = 2) -> Path:
-    """An index home of ``articles`` under bench/out, built through ``searchsvc.store.writer.reindex``
-    once and reused (``rebuild`` forces a new build)."""
+def searchsvc_index(articles: Sequence[Article], limit: int | None, rebuild: bool, procs: int = 2,
+                    home_dir: Path | None = None) -> Path:
+    """An index home of ``articles`` under bench/out (or at ``home_dir``), built through
+    ``searchsvc.store.writer.reindex`` once and reused (``rebuild`` forces a new build)."""
     from searchsvc.store.home import IndexHome
     from searchsvc.store.schema import FORMAT_VERSION, SCHEMA_VERSION
     from searchsvc.store.writer import reindex
 
-    home_dir = OUT / f"index_{size_label(limit)}"
+    home_dir = home_dir or OUT / f"index_{size_label(limit)}"
     stamp = home_dir / "bench.json"
     # A schema change makes the cached index unreadable (Engine refuses it): rebuild then.
     expected = {"articles": len(articles), "tagging": TAGGING_VERSION, "schema": SCHEMA_VERSION,
