@@ -18,7 +18,7 @@ rotated query by query so machine noise and shared caches favour no size. The gr
 measure is the least-squares slope of log(measure) on log(articles): cost ∝ size^k.
 
     python bench/scaling.py --quick                  # smoke run: B = 2,000 (2k-16k articles)
-    python bench/scaling.py                          # the full run: 35k-283k, hours; alone on the machine
+    python bench/scaling.py                          # the full run: 35k-283k, ~1 hour alone on the machine
     python bench/scaling.py --reuse --queries 500    # queries again over the indexes already built
 """
 
