@@ -299,29 +299,43 @@ DECODE_RATIO = 3.0
 
 
 def _decode_frequent() -> None:
-    """Decode a Telex/VNI-looking token that is in the index when its decoded form is DECODE_RATIO times
-    more frequent (``cos`` 1 doc vs ``có``): today a token is decoded only when it is in no document."""
+    """Decode a lowercase Telex/VNI-looking token that is in the index when its decoded form is DECODE_RATIO
+    times more frequent (``cos`` vs ``có``); today a token is decoded only when it is in no document.
+    Capitalised tokens keep today's rule: ``Max``, ``Hari`` are names, not ``mã``, ``hải``."""
     import searchsvc.query.restore as r
-    from searchsvc.analysis import fold_text
+    from searchsvc.analysis import fold_text, syllables
     from searchsvc.analysis.keyboard import decode_keys
 
-    original = r.typed_syllable
-
-    def typed_syllable(tok: Any, vocab: Any) -> Any:
-        if tok.text == tok.folded:
+    def decoded(text: str, tok: Any, vocab: Any) -> Any:
+        if tok.text == tok.folded and not text[tok.start:tok.start + 1].isupper():
             raw = vocab.fold_df.get(tok.folded, 0)
             for cand in decode_keys(tok.text):
                 if vocab.exact_df.get(cand, 0) > DECODE_RATIO * raw:
                     return r.Syllable(cand, fold_text(cand), True, tok.start, tok.end)
-        return original(tok, vocab)
+        return r.typed_syllable(tok, vocab)
 
-    r.typed_syllable = typed_syllable
+    def query_syllables(text: str, vocab: Any) -> list[Any]:
+        return [decoded(text, tok, vocab) for tok in syllables(text)]
+
+    for module in _importers("query_syllables"):
+        module.query_syllables = query_syllables
+
+
+def _importers(name: str) -> list[Any]:
+    """The engine's modules that hold ``name`` from restore.py (imported by name, so each must be patched)."""
+    import sys
+
+    import searchsvc.query.restore as r
+    import searchsvc.search.engine  # noqa: F401  (imports every user of restore.py)
+
+    original = getattr(r, name)
+    return [m for m in list(sys.modules.values())
+            if m is not None and m.__name__.startswith("searchsvc") and getattr(m, name, None) is original]
 
 
 def _top_full_weight() -> None:
     """The likeliest restored form gets the full exact weight (as if typed), the second its share relative
     to the first: a right restoration then scores what the accented query scores."""
-    import searchsvc.query.plan as p
     import searchsvc.query.restore as r
 
     original = r.restore
@@ -334,7 +348,8 @@ def _top_full_weight() -> None:
                 s.candidates = [(f, share / top) for f, share in s.candidates]
         return words
 
-    r.restore = p.restore = restore
+    for module in _importers("restore"):
+        module.restore = restore
 
 
 def _three_forms() -> None:
@@ -344,7 +359,33 @@ def _three_forms() -> None:
     r.MAX_CANDIDATES, r.MIN_SHARE = 3, 0.02
 
 
-PROTOTYPES = {"decode-frequent": _decode_frequent, "top-full-weight": _top_full_weight, "three-forms": _three_forms}
+PHRASE_WEIGHT = 1.0
+
+
+def _folded_phrase() -> None:
+    """A bonus for the whole typed run as a folded phrase (text_fold), whatever the accents restored to:
+    a title holding ``he de phoi`` folded is the likely known item even when ``hè`` was restored as ``hề``."""
+    import searchsvc.query.plan as p
+    import searchsvc.search.engine as e
+    from searchsvc.analysis import syllables
+    from searchsvc.query.nodes import AndMaybe, Phrase
+
+    original = p.plan
+
+    def plan(parsed: Any, vocab: Any, text: str = "") -> Any:
+        out = original(parsed, vocab, text)
+        run = tuple(t.folded for t in syllables(text))
+        if len(run) >= 2 and '"' not in text and ":" not in text and out.loose is not None:
+            bonus = Phrase("text_fold", run, boost=PHRASE_WEIGHT)
+            out.loose = AndMaybe(out.loose, bonus)
+            out.strict = AndMaybe(out.strict, bonus) if out.strict is not None else None
+        return out
+
+    e.plan = plan
+
+
+PROTOTYPES = {"decode-frequent": _decode_frequent, "top-full-weight": _top_full_weight, "three-forms": _three_forms,
+              "folded-phrase": _folded_phrase}
 
 
 def commit() -> str:
