@@ -314,7 +314,11 @@ def _decode_frequent() -> None:
                     return r.Syllable(cand, fold_text(cand), True, tok.start, tok.end)
         return r.typed_syllable(tok, vocab)
 
-    def query_syllables(text: str, vocab: Any) -> list[Any]:
+    original = r.query_syllables
+
+    def query_syllables(text: str, vocab: Any, decode: bool = True) -> list[Any]:
+        if not decode:  # the lead's verbatim plans (query.plan on main after 7a064ff) decode nothing
+            return original(text, vocab, decode=False)
         return [decoded(text, tok, vocab) for tok in syllables(text)]
 
     for module in _importers("query_syllables"):
@@ -372,8 +376,8 @@ def _folded_phrase() -> None:
 
     original = p.plan
 
-    def plan(parsed: Any, vocab: Any, text: str = "") -> Any:
-        out = original(parsed, vocab, text)
+    def plan(parsed: Any, vocab: Any, text: str = "", **options: Any) -> Any:
+        out = original(parsed, vocab, text, **options)
         run = tuple(t.folded for t in syllables(text))
         if len(run) >= 2 and '"' not in text and ":" not in text and out.loose is not None:
             bonus = Phrase("text_fold", run, boost=PHRASE_WEIGHT)
