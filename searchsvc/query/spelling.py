@@ -59,8 +59,8 @@ def correct(parsed: ParsedQuery, vocab: Vocabulary) -> str | None:
             raws: list[str] = []
             fixed: list[bool] = []
             for tok in syllables(clause.text):
-                s = typed_syllable(tok, vocab)
                 raws.append(clause.text[tok.start:tok.end])
+                s = typed_syllable(tok, vocab, raw=raws[-1])
                 fix = None if s.accented and s.typed in vocab.exact_df else correct_syllable(s.folded, vocab)
                 fixed.append(fix is not None)
                 # An accented typo is read as unaccented, for restoration to choose its accents.

@@ -266,3 +266,22 @@ def test_empty_run(vocab: Vocabulary) -> None:
     assert _posteriors([], [], vocab) == []
     assert restore([], vocab) == []
     assert np.isclose(sum(_shares("em", vocab)[0].values()), 1.0)
+
+
+def test_a_lowercase_token_the_index_holds_is_decoded_when_its_decoding_is_far_commoner() -> None:
+    from searchsvc.analysis import syllables
+    from searchsvc.model.vocabulary import Vocabulary
+    from searchsvc.query.restore import DECODE_RATIO, query_syllables
+
+    v = Vocabulary(syllables={"khong": [("không", 900)], "khoong": [("khoong", 2)], "max": [("max", 50)],
+                              "ma": [("mã", 400)]},
+                   exact_df={"không": 900, "khoong": 2, "max": 50, "mã": 400},
+                   fold_df={"khong": 900, "khoong": 2, "max": 50, "ma": 400}, doc_count=1000)
+    assert [(s.typed, s.decoded) for s in query_syllables("khoong", v)] == [("không", True)]
+    assert [s.typed for s in query_syllables("Khoong Max", v)] == ["khoong", "max"]  # capitals: names kept
+    assert [s.typed for s in query_syllables("max", v)] == ["mã"]  # 400 > 3 × 50
+    rare = Vocabulary(syllables=v.syllables, exact_df={**v.exact_df, "mã": DECODE_RATIO * 50},
+                      fold_df=v.fold_df, doc_count=1000)
+    assert [s.typed for s in query_syllables("max", rare)] == ["max"]  # not commoner enough
+    assert [s.typed for s in query_syllables("max", v, decode=False)] == ["max"]
+    assert syllables("max")[0].text == "max"
