@@ -97,9 +97,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ALL_WORDS_MIN", 10,
             "When fewer articles than this hold every word of a query, articles holding some of its words follow "
             "them (decided once per query, so totals are the same on every page).", 0),
-    Setting("PRUNE", True,
+    Setting("PRUNE", False,
             "Score only the results that can reach the page asked for (block-max bounds); false scores every "
-            "match. Totals, facets and the page are the same either way."),
+            "match. Totals, facets and the page are the same either way (off: slower on baomoi for now)."),
     Setting("RESULT_CACHE", 2048, "Search answers kept per worker (0 turns it off); emptied on any index change.", 0),
     Setting("WARM_TERMS", 400,
             "Most common words read in the background when a worker opens the index (0: none): their pages "

@@ -50,7 +50,6 @@ class Evaluator:
         self.deadline = deadline
         self.partial = False
         self.universe: np.ndarray | None = None  # the docnums the vectors cover; None: every docnum
-        self._where: np.ndarray | None = None  # docnum → index into universe, -1 outside
         self._root = self
         # Phrases already checked: the every-word and the any-word plan of a search share them.
         self._phrases: dict[tuple[str, tuple[str, ...], float], Vectors] = {}
@@ -61,8 +60,6 @@ class Evaluator:
         sub = Evaluator(self.snapshot, self.deadline)
         sub._root, sub._phrases, sub._postings = self._root, self._phrases, self._postings
         sub.universe = docs
-        sub._where = np.full(self.snapshot.n, -1, np.int32)
-        sub._where[docs] = np.arange(len(docs))
         return sub
 
     @property
@@ -102,16 +99,21 @@ class Evaluator:
 
     def term(self, field: str, text: str, boost: float) -> Vectors:
         v = self.empty()
-        if self._where is None:
+        if self.universe is None:
             ids, scores = self.term_scores(field, text, boost)
             v.match[ids] = True
             v.score[ids] = scores
             return v
         ids, w, _ = self.postings(field, text)
-        at = self._where[ids]
-        inside = at >= 0
-        v.match[at[inside]] = True
-        v.score[at[inside]] = self._bm25(field, ids[inside], w[inside], boost and self.term_weight(field, text, boost))
+        if not len(ids) or not len(self.universe):
+            return v
+        # Each universe document's posting, if any, by binary search: a few documents of a long list
+        # cost their own number of steps, not the list's length.
+        at = np.minimum(np.searchsorted(ids, self.universe), len(ids) - 1)
+        inside = ids[at] == self.universe
+        at = at[inside]
+        v.match[inside] = True
+        v.score[inside] = self._bm25(field, ids[at], w[at], boost and self.term_weight(field, text, boost))
         return v
 
     def sum_of_terms(self, terms: list[tuple[np.ndarray, np.ndarray]]) -> Vectors:

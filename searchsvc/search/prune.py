@@ -27,6 +27,10 @@ from searchsvc.search.evaluate import Evaluator
 # in the exact scores (a few operations per term) can never lift a score above its block's bound.
 _MARGIN = 1 + 1e-4
 
+# Once rounds of pruning have scored this share of the matches and still need more, one pass over them
+# all is cheaper.
+_GIVE_UP = 0.25
+
 Lift = Callable[[np.ndarray], np.ndarray]  # publication times → recency factor (at least 1)
 
 
@@ -43,27 +47,38 @@ def collect(ev: Evaluator, node: Node, k: int, sort: str, lift: Lift | None, exc
     """The documents matching ``node`` (less ``exclude``, ascending docnums) and the first ``k`` of them by
     relevance (times ``lift`` of their publication times) or, for ``sort="newest"``, by date."""
     published = ev.snapshot.published
-    if sort == "newest" or not prune:
-        v = ev.run(node)
-        if exclude is not None:
-            v.match[exclude] = False
-        docs = np.flatnonzero(v.match)
-        if sort == "newest":
-            # Newest first; undated articles last; ties by document order.
-            top = docs[np.lexsort((docs, -published[docs]))[:k]]
-            return Collected(docs, top, np.zeros(len(top), np.float32), len(docs))
-        scores = v.score[docs]
-        if lift is not None:
-            scores = scores * lift(published[docs])
-        order = np.argsort(-scores, kind="stable")[:k]
-        return Collected(docs, docs[order], scores[order], len(docs))
+    if sort == "relevance" and prune:
+        got = _pruned(ev, node, k, lift, exclude)
+        if got is not None:
+            return got
+    v = ev.run(node)
+    if exclude is not None:
+        v.match[exclude] = False
+    docs = np.flatnonzero(v.match)
+    if sort == "newest":
+        # Newest first; undated articles last; ties by document order.
+        top = docs[np.lexsort((docs, -published[docs]))[:k]]
+        return Collected(docs, top, np.zeros(len(top), np.float32), len(docs))
+    scores = v.score[docs]
+    if lift is not None:
+        scores = scores * lift(published[docs])
+    order = np.argsort(-scores, kind="stable")[:k]
+    return Collected(docs, docs[order], scores[order], len(docs))
+
+
+def _pruned(ev: Evaluator, node: Node, k: int, lift: Lift | None, exclude: np.ndarray | None) -> Collected | None:
+    """``collect`` by relevance with pruning; None when the bounds are too loose to gain anything."""
     match = matches(ev, node, 1.0) & ev.snapshot.live
     if exclude is not None:
         match[exclude] = False
     docs = np.flatnonzero(match)
     if k <= 0 or not len(docs):
         return Collected(docs, docs[:0], np.zeros(0, np.float32), 0)
-    candidates, scored = (docs, 0) if len(docs) <= k else _candidates(ev, node, docs, k, lift)
+    if len(docs) <= k:
+        return None
+    candidates, scored = _candidates(ev, node, docs, k, lift)
+    if candidates is None:
+        return None
     return Collected(docs, *_ranked(ev, node, candidates, k, lift), scored + len(candidates))
 
 
@@ -76,7 +91,8 @@ def _ranked(ev: Evaluator, node: Node, docs: np.ndarray, k: int, lift: Lift | No
     return docs[order], scores[order]
 
 
-def _candidates(ev: Evaluator, node: Node, docs: np.ndarray, k: int, lift: Lift | None) -> tuple[np.ndarray, int]:
+def _candidates(ev: Evaluator, node: Node, docs: np.ndarray, k: int,
+                lift: Lift | None) -> tuple[np.ndarray | None, int]:
     """The matching documents (ascending) in the blocks whose bound reaches the ``k``-th best score, and
     how many were scored to find that score."""
     snap = ev.snapshot
@@ -90,12 +106,24 @@ def _candidates(ev: Evaluator, node: Node, docs: np.ndarray, k: int, lift: Lift 
     counts = np.bincount(block, minlength=len(bound))
     order = np.flatnonzero(counts)
     order = order[np.argsort(-bound[order], kind="stable")]
-    enough = int(np.searchsorted(np.cumsum(counts[order]), k)) + 1
-    taken = np.zeros(len(bound), bool)
-    taken[order[:enough]] = True
-    first = docs[taken[block]]
-    kth = _ranked(ev, node, first, k, lift)[1][-1]
-    return docs[bound[block] >= kth], len(first)
+    ranked = bound[order]
+    # Best bound first: score a prefix of the blocks, then as many more (doubling) as the k-th score so far
+    # leaves in reach, until every block whose bound reaches it has been scored.
+    cumulative = np.cumsum(counts[order])
+    taken = int(np.searchsorted(cumulative, k)) + 1
+    scored = 0
+    while True:
+        chosen = np.zeros(len(bound), bool)
+        chosen[order[:taken]] = True
+        first = docs[chosen[block]]
+        scored += len(first)
+        kth = _ranked(ev, node, first, k, lift)[1][-1]
+        reach = int(np.count_nonzero(ranked >= kth))  # ranked descends: these are order[:reach]
+        if reach <= taken:
+            return first, scored
+        if scored > len(docs) * _GIVE_UP:
+            return None, scored  # bounds too close to the scores: one dense pass over everything is cheaper
+        taken = min(reach, 2 * taken)
 
 
 def _bound(ev: Evaluator, node: Node, boost: float, out: np.ndarray) -> None:
