@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+from searchsvc.analysis.keyboard import decode_keys
 from searchsvc.model.vocabulary import Vocabulary
 from searchsvc.query.restore import Syllable
 
@@ -83,7 +84,9 @@ def expand(run: list[Syllable], vocab: Vocabulary) -> list[tuple[Syllable, list[
     the token's offsets, one after another with no gap, so restoration reads them as adjacent."""
     out: list[tuple[Syllable, list[Syllable]]] = []
     for s in run:
-        parts = None if s.accented else split(s.folded, vocab)
+        # A Telex leftover is read as one syllable ("Coong" is "Công", not "co ong").
+        telex = any(c in vocab.exact_df for c in decode_keys(s.typed))
+        parts = None if s.accented or telex else split(s.folded, vocab)
         if not parts:
             out.append((s, []))
             continue

@@ -45,3 +45,17 @@ def test_parts_sit_next_to_each_other_at_the_tokens_offsets(vocab: Any) -> None:
     assert none == [] and first.typed == "xem"
     assert [(p.folded, p.start, p.end) for p in parts] == [("ha", 4, 6), ("noi", 6, 9)]
     assert not any(p.accented for p in parts)
+
+
+def test_a_telex_leftover_is_one_syllable_not_a_split(vocab: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import searchsvc.query.joined as joined
+
+    # "Coong" in a few documents: capitalised, it is not decoded (names keep their spelling), and even where
+    # the bigram table would split it ("co ong"), a token that reads as a Telex syllable stays whole.
+    held = type(vocab)(**{**vocab.__dict__, "fold_df": {**vocab.fold_df, "coong": 1},
+                          "exact_df": {**vocab.exact_df, "coong": 1}})
+    monkeypatch.setattr(joined, "split", lambda token, v: [token[:2], token[2:]])
+    (s, parts), = expand(query_syllables("Coong", held), held)
+    assert parts == [] and s.typed == "coong"
+    (_, parts), = expand(query_syllables("hanoi", held), held)
+    assert [p.folded for p in parts] == ["ha", "noi"]
