@@ -113,11 +113,14 @@ _QUESTION_FOLDED = frozenset({"ai", "gi"} | {fold_text(p) for p in QUESTION_PHRA
 
 
 def is_question(text: str, run: list[Syllable]) -> bool:
+    """Asked with "?", a question word or phrase, as typed or as restored (``o dau`` reads ``ở đâu``, as
+    ``ở đâu`` does: the two forms of one query are ranked alike)."""
     if text.rstrip().endswith("?"):
         return True
+    read = [_reading(s) for s in run]
     for i, s in enumerate(run):
         pair = run[i : i + 2]
-        if s.accented and s.typed in QUESTION_WORDS:
+        if read[i] in QUESTION_WORDS or " ".join(read[i : i + 2]) in QUESTION_PHRASES:
             return True
         if len(pair) == 2 and " ".join(x.typed for x in pair) in QUESTION_PHRASES:
             return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,10 @@ def test_neighbours_outweigh_a_syllables_own_frequency(tmp_path: Path) -> None:
     run = query_syllables("bao, nhieu", vocab)
     restore(run, vocab)
     assert run[1].candidates[0][0] == "nhiều"
+
+
+def test_a_question_is_one_whether_typed_with_accents_or_not(sample_engine: typing.Any) -> None:
+    vocab = sample_engine.snapshot.vocabulary
+    for typed in ("tiền đi đâu", "tien di dau", "cầu thủ nào", "cau thu nao"):  # "dau", "nao" read as restored
+        assert plan(parse(typed), vocab, typed).question, typed
+    assert not plan(parse("dau gia"), vocab, "dau gia").question  # đấu giá, not đâu
