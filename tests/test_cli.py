@@ -8,6 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from searchsvc.cli import main
+from searchsvc.store.schema import FORMAT_VERSION
 
 GOOD: list[dict[str, object]] = [
     {"id": "c1", "title": "Giá xăng giảm mạnh", "body": "Giá xăng dầu giảm từ chiều nay.", "tags": ["Giá xăng"],
@@ -219,7 +220,7 @@ def test_add_delete_stats_search(runner: CliRunner, tmp_path: Path) -> None:
     assert stats.exit_code == 0
     assert "documents:      3" in stats.stdout and "generation:     1" in stats.stdout
     assert "schema version:" in stats.stdout and "size on disk:" in stats.stdout and "last change:" in stats.stdout
-    assert "segments:       2" in stats.stdout and "format version: 1" in stats.stdout
+    assert "segments:       2" in stats.stdout and f"format version: {FORMAT_VERSION}" in stats.stdout
     found = run(runner, home, "search", "mưa", "--limit", "5")
     assert "Mưa lớn ở miền Trung" in found.stdout and hit_ids(found) == ["c3"]
     assert "2024-10-20" in found.stdout
