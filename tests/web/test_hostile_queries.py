@@ -44,7 +44,7 @@ PATHS = ("a1", "", ".", "..", "%2F", "a1%00", "%ZZ", "x" * 600, "<script>", "ðŸ˜
 
 ERROR_CODES = {400, 403, 404, 405, 413}
 SEARCH_KEYS = {"query", "total", "page", "per_page", "took_ms", "all_words_matched", "all_words_total", "partial",
-               "did_you_mean", "hits", "facets"}
+               "did_you_mean", "interpreted_as", "hits", "facets"}
 
 text = st.one_of(st.text(st.characters(blacklist_categories=["Cs"]), max_size=60), st.sampled_from(NASTY))
 number = st.one_of(st.integers(-(10**13), 10**13).map(str), text)
