@@ -7,8 +7,11 @@ into each test's ``tmp_path``, so tests that add or delete articles never see ea
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import unicodedata
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -151,3 +154,51 @@ def sample_engine(sample_articles: tuple[Article, ...], tmp_path_factory: pytest
     home = tmp_path_factory.mktemp("sample") / "index"
     build_index(sample_articles, home, procs=1, quiet=True)
     return Engine.open(home, {"WARM_TERMS": 0})
+
+
+# -------------------------------------------------------------------- the browser tests' server and Chromium
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+_SERVE = """
+import sys
+from werkzeug.serving import make_server
+from searchsvc.web.app import create_app
+server = make_server("127.0.0.1", 0, create_app({"INDEX_DIR": sys.argv[1], "TESTING": True}))
+print(server.server_port, flush=True)
+server.serve_forever()
+"""
+
+
+@contextmanager
+def _serving(index_dir: Path) -> Iterator[str]:
+    # A process of its own, served from its main thread: the search time limit is armed by a signal
+    # alarm, which only a main thread can set, so a server thread here would answer 500.
+    proc = subprocess.Popen([sys.executable, "-c", _SERVE, str(index_dir)], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        yield f"http://127.0.0.1:{int(proc.stdout.readline())}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def serve_index() -> Callable[[Path], AbstractContextManager[str]]:
+    """``with serve_index(index_dir) as base_url``: the real app over that index home, on loopback."""
+    return _serving
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()

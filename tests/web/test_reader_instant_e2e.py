@@ -10,23 +10,19 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from conftest import CHROMIUM
 
 from searchsvc.articles import Article
 from searchsvc.ingest import read_sources
 from searchsvc.sample import SAMPLE_PATH
 from searchsvc.store.writer import build_index
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 SCREENSHOTS = Path(__file__).parents[1] / "screenshots"
 TIMEOUT_MS = 10_000
 ARTICLE_HOST = "tintuc.example.vn"
@@ -39,39 +35,15 @@ if not Path(CHROMIUM).exists():
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 
-_SERVE = """
-import sys
-from werkzeug.serving import make_server
-from searchsvc.web.app import create_app
-server = make_server("127.0.0.1", 0, create_app({"INDEX_DIR": sys.argv[1], "TESTING": True}))
-print(server.server_port, flush=True)
-server.serve_forever()
-"""
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def base_url(tmp_path_factory: pytest.TempPathFactory, serve_index: Any) -> Iterator[str]:
     # Its own process, served from its main thread: the search time limit is armed by a signal alarm.
     index_dir = tmp_path_factory.mktemp("sample-index")
     build_index([a for a in read_sources([str(SAMPLE_PATH)]) if isinstance(a, Article)], index_dir, procs=1, quiet=True)
-    proc = subprocess.Popen([sys.executable, "-c", _SERVE, str(index_dir)], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert proc.stdout is not None
-        yield f"http://127.0.0.1:{int(proc.stdout.readline())}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with serve_index(index_dir) as url:
+        yield url
 
 
 @pytest.fixture

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,15 +18,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from conftest import CHROMIUM
 
 from searchsvc.articles import VIETNAM_TZ, Article
 from searchsvc.store.writer import build_index
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
-]
 SCREENSHOTS = Path(__file__).parents[1] / "screenshots"
 TIMEOUT_MS = 10_000
 
@@ -86,41 +80,16 @@ ARTICLES: tuple[Article, ...] = (
 # ------------------------------------------------------------------------------------ fixtures
 
 
-_SERVE = """
-import sys
-from werkzeug.serving import make_server
-from searchsvc.web.app import create_app
-server = make_server("127.0.0.1", 0, create_app({"INDEX_DIR": sys.argv[1], "TESTING": True}))
-print(server.server_port, flush=True)
-server.serve_forever()
-"""
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def base_url(tmp_path_factory: pytest.TempPathFactory, serve_index: Any) -> Iterator[str]:
     # The app is served by its own process from that process's main thread: Whoosh's alarm-based
     # search time limit can only be armed from a main thread, so a server thread here would 500.
     index_dir = tmp_path_factory.mktemp("web-index")
     build_index(ARTICLES, index_dir)
-    proc = subprocess.Popen([sys.executable, "-c", _SERVE, str(index_dir)], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert proc.stdout is not None
-        port = int(proc.stdout.readline())
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with serve_index(index_dir) as url:
+        yield url
 
 
 @dataclass
