@@ -202,3 +202,20 @@ def browser() -> Iterator[Any]:
             yield b
         finally:
             b.close()
+
+
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+
+
+def shot(page: Any, name: str) -> None:
+    """A full-page screenshot into tests/screenshots/, for people to look at."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def rewrite_search(page: Any, **changes: Any) -> None:
+    """Serves the real /api/search answer with some fields changed: the page's wording is under test."""
+    def handler(route: Any) -> None:
+        response = route.fetch()
+        route.fulfill(response=response, json={**response.json(), **changes})
+    page.route("**/api/search?**", handler)

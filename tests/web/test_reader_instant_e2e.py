@@ -16,14 +16,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import CHROMIUM
+from conftest import CHROMIUM, rewrite_search, shot
 
 from searchsvc.articles import Article
 from searchsvc.ingest import read_sources
 from searchsvc.sample import SAMPLE_PATH
 from searchsvc.store.writer import build_index
 
-SCREENSHOTS = Path(__file__).parents[1] / "screenshots"
 TIMEOUT_MS = 10_000
 ARTICLE_HOST = "tintuc.example.vn"
 
@@ -73,17 +72,6 @@ def _searches(page: Any) -> list[dict[str, list[str]]]:
     return [parse_qs(urlsplit(u).query) for u in page.requests if urlsplit(u).path == "/api/search"]
 
 
-def _shot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-def _rewrite_search(page: Any, **changes: Any) -> None:
-    """Serves the real /api/search answer with some fields changed: the page's wording is under test."""
-    def handler(route: Any) -> None:
-        response = route.fetch()
-        route.fulfill(response=response, json={**response.json(), **changes})
-    page.route("**/api/search?**", handler)
 
 
 # ------------------------------------------------------------------------------------ instant results
@@ -188,7 +176,7 @@ def test_interpreted_as_line_and_the_verbatim_link(page: Any) -> None:
     line = page.locator("#notices .interpreted")
     expect(line).to_have_text("Kết quả cho trẻ em · Tìm đúng như đã gõ: tre em")
     expect(line.locator("b")).to_have_text("trẻ em")
-    _shot(page, "reader-interpreted")
+    shot(page, "reader-interpreted")
     line.get_by_role("link", name="tre em").click()
     expect(page).to_have_url(re.compile(r"verbatim=1"))
     assert _query(page)["q"] == ["tre em"]
@@ -221,21 +209,21 @@ def test_no_interpreted_line_for_a_query_read_as_typed(page: Any) -> None:
 
 
 def test_did_you_mean_beside_the_interpreted_line_unless_it_says_the_same(page: Any) -> None:
-    _rewrite_search(page, interpreted_as="trẻ em", did_you_mean="Trẻ Em", all_words_matched=False, all_words_total=0)
+    rewrite_search(page, interpreted_as="trẻ em", did_you_mean="Trẻ Em", all_words_matched=False, all_words_total=0)
     page.goto("/?q=tre+em")
     expect(page.locator("#notices .interpreted")).to_contain_text("Kết quả cho trẻ em")
     expect(page.locator("#notices .dym")).to_have_count(0)
     expect(page.locator("#notices .notice:not(.interpreted)")).to_have_text(
         "Không có bài nào chứa đủ mọi từ khóa; dưới đây là các bài chứa nhiều từ khóa nhất.")
     page.unroute("**/api/search?**")
-    _rewrite_search(page, interpreted_as="trẻ em", did_you_mean="trẻ em nhỏ")
+    rewrite_search(page, interpreted_as="trẻ em", did_you_mean="trẻ em nhỏ")
     page.goto("/?q=tre+em")
     expect(page.locator("#notices .notice")).to_have_count(2)
     expect(page.locator("#notices .dym a")).to_have_text("trẻ em nhỏ")
 
 
 def test_the_interpreted_line_is_text_never_html(page: Any) -> None:
-    _rewrite_search(page, interpreted_as='<img src=x onerror="alert(1)">trẻ')
+    rewrite_search(page, interpreted_as='<img src=x onerror="alert(1)">trẻ')
     page.goto("/?q=%3Cb%3Etre%3C%2Fb%3E")
     line = page.locator("#notices .interpreted")
     expect(line).to_have_text('Kết quả cho <img src=x onerror="alert(1)">trẻ · Tìm đúng như đã gõ: <b>tre</b>')
@@ -271,7 +259,7 @@ def test_suggestion_kinds_are_grouped_and_each_does_its_own_thing(page: Any) -> 
     expect(groups.nth(0).get_by_role("option")).to_have_text(["trẻ em", "trẻ hóa"])
     expect(listbox.get_by_role("option").nth(3)).to_have_text("Sân chơi <i>mới</i> cho trẻ em")
     assert listbox.locator("i").count() == 0
-    _shot(page, "reader-suggestion-kinds")
+    shot(page, "reader-suggestion-kinds")
 
     # A completion fills the box and searches.
     listbox.get_by_role("option", name="trẻ em", exact=True).click()

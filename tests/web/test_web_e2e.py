@@ -18,12 +18,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import CHROMIUM
+from conftest import CHROMIUM, rewrite_search, shot
 
 from searchsvc.articles import VIETNAM_TZ, Article
 from searchsvc.store.writer import build_index
 
-SCREENSHOTS = Path(__file__).parents[1] / "screenshots"
 TIMEOUT_MS = 10_000
 
 if not Path(CHROMIUM).exists():
@@ -155,10 +154,6 @@ def _total(page: Any) -> int:
     return int(match.group(1).replace(".", ""))
 
 
-def _shot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
 
 def _search(page: Any, text: str) -> None:
     page.locator("#q").fill(text)
@@ -214,7 +209,7 @@ def test_query_without_diacritics_highlights_the_accented_text(page: Any) -> Non
     assert _total(page) == 6
     # Dates in Vietnamese form, from the article's own (Vietnam) date.
     assert "05/09/2024" in page.locator("#hits time").all_inner_texts()
-    _shot(page, "reader-desktop")
+    shot(page, "reader-desktop")
 
 
 def test_tag_facet_narrows_the_results_and_lands_in_the_url(page: Any) -> None:
@@ -288,7 +283,7 @@ def test_suggestions_appear_while_typing_and_work_from_the_keyboard(page: Any) -
     box.press("ArrowDown")
     active = box.get_attribute("aria-activedescendant")
     assert active and page.locator(f"#{active}").get_attribute("aria-selected") == "true"
-    _shot(page, "reader-suggestions")
+    shot(page, "reader-suggestions")
     box.press("Escape")
     expect(listbox).to_be_hidden()
     expect(box).to_have_attribute("aria-expanded", "false")
@@ -368,7 +363,7 @@ def test_empty_state(page: Any) -> None:
     expect(page.locator("#status")).to_have_text("Không tìm thấy kết quả nào.")
     expect(page.locator("#hits .hit")).to_have_count(0)
     expect(page.locator("#pager")).to_be_hidden()
-    _shot(page, "reader-empty")
+    shot(page, "reader-empty")
 
 
 def test_error_state_is_in_vietnamese_with_the_servers_message_as_a_detail(page: Any) -> None:
@@ -385,7 +380,7 @@ def test_error_state_is_in_vietnamese_with_the_servers_message_as_a_detail(page:
     # A reversed date range is caught before asking the API, in Vietnamese.
     page.goto("/?q=tre+em&from=2024-05-01&to=2024-01-01")
     expect(error).to_contain_text("Ngày bắt đầu (01/05/2024) sau ngày kết thúc (01/01/2024)")
-    _shot(page, "reader-error")
+    shot(page, "reader-error")
 
 
 @pytest.mark.parametrize(("status", "code"), [
@@ -401,7 +396,7 @@ def test_reader_says_each_api_error_in_vietnamese(page: Any, status: int, code: 
     expect(message).not_to_contain_text(english)
     expect(page.locator("#error .error-detail")).to_contain_text(english)
     if code == "index_busy":
-        _shot(page, "reader-error-busy")
+        shot(page, "reader-error-busy")
     page.watch.errors.clear()  # the browser logs the failed request itself
 
 
@@ -424,16 +419,9 @@ def test_reader_says_network_failures_and_timeouts_in_vietnamese(page: Any) -> N
     page.watch.errors.clear()
 
 
-def _rewrite_search(page: Any, **changes: Any) -> None:
-    """Serves the real /api/search answer with some fields changed (the page's wording is under test)."""
-    def handler(route: Any) -> None:
-        response = route.fetch()
-        route.fulfill(response=response, json={**response.json(), **changes})
-    page.route("**/api/search?**", handler)
-
 
 def test_partial_match_notice_says_how_many_results_hold_every_word(page: Any) -> None:
-    _rewrite_search(page, total=2500, all_words_matched=False, all_words_total=1234)
+    rewrite_search(page, total=2500, all_words_matched=False, all_words_total=1234)
     page.goto("/?q=tre+em")
     expect(page.locator("#status")).to_contain_text("Tìm thấy 2.500 kết quả")
     notice = page.locator(NOTES)
@@ -444,14 +432,14 @@ def test_partial_match_notice_says_how_many_results_hold_every_word(page: Any) -
 
 
 def test_partial_match_notice_when_no_result_holds_every_word(page: Any) -> None:
-    _rewrite_search(page, all_words_matched=False, all_words_total=0)
+    rewrite_search(page, all_words_matched=False, all_words_total=0)
     page.goto("/?q=tre+em")
     expect(page.locator(NOTES)).to_have_text(
         "Không có bài nào chứa đủ mọi từ khóa; dưới đây là các bài chứa nhiều từ khóa nhất.")
 
 
 def test_no_partial_match_notice_when_every_result_holds_every_word(page: Any) -> None:
-    _rewrite_search(page, all_words_matched=True, all_words_total=6)
+    rewrite_search(page, all_words_matched=True, all_words_total=6)
     page.goto("/?q=tre+em")
     expect(page.locator("#hits .hit")).to_have_count(6)
     expect(page.locator(NOTES)).to_have_count(0)
@@ -482,11 +470,11 @@ def test_phone_layout(phone: Any) -> None:
     # Nothing wider than the screen.
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     expect(phone.locator("#filters-panel")).not_to_have_attribute("open", "")
-    _shot(phone, "reader-phone")
+    shot(phone, "reader-phone")
     phone.goto("/editor?id=t2")
     expect(phone.locator("#related .related-item").first).to_be_visible()
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
-    _shot(phone, "editor-phone")
+    shot(phone, "editor-phone")
 
 
 # ------------------------------------------------------------------------ the reader's related stories
@@ -552,7 +540,7 @@ def test_related_stories_open_under_the_hit_and_close_again(page: Any) -> None:
     assert "Trẻ em" in panel.locator(".related-story").first.locator(".chip").all_inner_texts()
     assert re.fullmatch(r"\d{2}/\d{2}/\d{4}", panel.locator("time").first.inner_text())
     assert _literal_nulls(page) == []
-    _shot(page, "reader-related")
+    shot(page, "reader-related")
 
     button.click()
     expect(button).to_have_attribute("aria-expanded", "false")
@@ -693,7 +681,7 @@ def test_related_stories_fit_a_phone(phone: Any) -> None:
     panel = _panel(phone, button)
     expect(panel.locator(".related-story").first).to_be_visible()
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
-    _shot(phone, "reader-related-phone")
+    shot(phone, "reader-related-phone")
 
 
 # ------------------------------------------------------------------------------------ the editors' desk
@@ -719,7 +707,7 @@ def test_editor_related_by_id_with_reasons_order_and_copy(page: Any) -> None:
     expect(page.locator("#copy-status")).to_contain_text("chép")
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied.startswith("https://")
-    _shot(page, "editor-desktop")
+    shot(page, "editor-desktop")
 
 
 def test_editor_lookup_by_url(page: Any) -> None:
@@ -771,7 +759,7 @@ def test_editor_unknown_id_clears_the_previous_article(page: Any) -> None:
     _desk_is_cleared(page)
     expect(page.locator("#error .error-message")).to_have_text(
         "Không có bài nào mang mã «khong-co-bai-nay» trong kho tin.")
-    _shot(page, "editor-error")
+    shot(page, "editor-error")
     # The address names what the desk failed to find; back brings the previous article again.
     expect(page).to_have_url(re.compile(r"/editor\?id=khong-co-bai-nay$"))
     page.go_back()
@@ -809,7 +797,7 @@ def test_editor_says_when_nothing_is_related(page: Any) -> None:
     expect(page.locator("#related .related-item")).to_have_count(0)
     expect(page.locator("#source")).to_be_hidden()
     expect(page.locator("#order")).to_be_hidden()
-    _shot(page, "editor-nothing-related")
+    shot(page, "editor-nothing-related")
     # A draft with related stories hides the message again.
     page.locator("#draft-title").fill("Đội tuyển bóng đá chuẩn bị giải mới")
     page.get_by_role("button", name="Tìm bài liên quan cho bản nháp").click()
