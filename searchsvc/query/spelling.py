@@ -58,19 +58,20 @@ def correct(parsed: ParsedQuery, vocab: Vocabulary) -> str | None:
             run: list[Syllable] = []
             raws: list[str] = []
             fixed: list[bool] = []
+            accented: list[bool] = []  # typed with accents: a correction takes accents too
             for tok in syllables(clause.text):
                 raws.append(clause.text[tok.start:tok.end])
                 s = typed_syllable(tok, vocab, raw=raws[-1])
                 fix = None if s.accented and s.typed in vocab.exact_df else correct_syllable(s.folded, vocab)
                 fixed.append(fix is not None)
-                # An accented typo is read as unaccented, for restoration to choose its accents.
-                run.append(s if fix is None else replace(s, typed=fix, folded=fix, accented=False,
-                                                         decoded=s.accented))
+                accented.append(s.accented)
+                # A correction is read as unaccented, for restoration to choose its accents.
+                run.append(s if fix is None else replace(s, typed=fix, folded=fix, accented=False))
             if any(fixed):
                 changed = True
                 _accent_fixes(run, fixed, vocab)
-            words = [in_case_of(s.candidates[0][0] if s.decoded and s.candidates else s.typed, raw) if fix else raw
-                     for s, raw, fix in zip(run, raws, fixed)]
+            words = [in_case_of(s.candidates[0][0] if accents and s.candidates else s.typed, raw) if fix else raw
+                     for s, raw, fix, accents in zip(run, raws, fixed, accented)]
             text = " ".join(words)
             parts.append(f'"{text}"' if clause.phrase else text)
     return " ".join(parts) if changed else None
