@@ -74,12 +74,21 @@ class Evaluator:
         key = (field, text)
         got = self._postings.get(key)
         if got is None:
-            ids, w = self.snapshot.postings(field, text)
-            # Live documents only, in df as in N: a replaced article's old copy stays in the postings
-            # until a merge, and must not make its words look commoner.
-            df = int(np.count_nonzero(self.snapshot.live[ids])) if len(ids) else 0
-            got = self._postings[key] = (ids, w, df)
+            got = self._postings[key] = self._with_df(self.snapshot.postings(field, text))
         return got
+
+    def fetch(self, field: str, texts: list[str]) -> None:
+        """Read the postings of many terms at once (``postings`` then finds them): one search of each
+        segment's term table instead of one per term."""
+        missing = [t for t in dict.fromkeys(texts) if (field, t) not in self._postings]
+        for text, got in zip(missing, self.snapshot.postings_many(field, missing)):
+            self._postings[field, text] = self._with_df(got)
+
+    def _with_df(self, postings: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, int]:
+        # Live documents only, in df as in N: a replaced article's old copy stays in the postings until a
+        # merge, and must not make its words look commoner.
+        ids, w = postings
+        return ids, w, int(np.count_nonzero(self.snapshot.live[ids])) if len(ids) else 0
 
     def term_weight(self, field: str, text: str, boost: float) -> float:
         """What multiplies a term's length-normalised frequency: its idf and boost."""

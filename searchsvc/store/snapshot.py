@@ -115,6 +115,17 @@ class Snapshot:
             return EMPTY_POSTINGS
         return np.concatenate(ids).astype(np.int32), np.concatenate(weights).astype(np.float32)
 
+    def postings_many(self, field: str, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``postings`` of each of ``texts``, each segment's term table searched once for all of them."""
+        keys = np.fromiter((flat.term_key(field, t.encode("utf-8")) for t in texts), np.uint64, len(texts))
+        parts: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in texts]
+        for offset, segment in self._leaves:
+            for held, got in zip(parts, segment.postings_of(field, keys)):
+                if got is not None:
+                    held.append((got[0].astype(np.int64) + offset, got[1]))
+        return [(np.concatenate([i for i, _ in p]).astype(np.int32),
+                 np.concatenate([w for _, w in p]).astype(np.float32)) if p else EMPTY_POSTINGS for p in parts]
+
     def positions(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(docnums, bounds, positions): the term's positions in ``docnums[i]`` are
         ``positions[bounds[i]:bounds[i + 1]]`` (int32 arrays)."""

@@ -184,6 +184,24 @@ def test_every_term_reads_the_same_from_flat_and_w3_in_reindex_merged_and_add_se
     snap.close()
 
 
+def test_many_terms_read_at_once_are_what_each_reads_alone_in_every_kind_of_segment(grown: dict[str, Any]) -> None:
+    snap = Snapshot.open(IndexHome(grown["home"]).current())
+    assert snap.segments == 4
+    for field in ("text", "title", "text_fold"):
+        # Every term of the field, in no order, with terms the index lacks among them.
+        texts = sorted(snap.terms(field), key=lambda t: t[::-1])[:3000] + ["zzzqqq", "không có từ này"]
+        many = snap.postings_many(field, texts)
+        assert len(many) == len(texts)
+        for text, (docs, weights) in zip(texts, many):
+            alone = snap.postings(field, text)
+            assert docs.dtype == np.int32 and weights.dtype == np.float32
+            assert (docs.tolist(), weights.tolist()) == (alone[0].tolist(), alone[1].tolist()), (field, text)
+        assert sum(len(d) for d, _ in many[:-2]) > len(texts) and len(many[-1][0]) == 0
+    assert [len(d) for d, _ in snap.postings_many("no_such_field", ["viet", "nam"])] == [0, 0]
+    assert snap.postings_many("text", []) == []
+    snap.close()
+
+
 def test_an_optimizing_merge_through_our_codec_replaces_the_flat_files_by_one_holding_the_same_postings(
         built: Path, tmp_path: Path) -> None:
     home = _copy(built, tmp_path)
