@@ -68,7 +68,11 @@ def shingles(fields: Mapping[str, Any]) -> set[int]:
 
 
 def _copies(a: set[int], b: set[int]) -> bool:
-    return bool(a and b) and len(a & b) / len(a | b) >= COPY_SIMILARITY
+    small, large = sorted((len(a), len(b)))
+    if not small or small < COPY_SIMILARITY * large:
+        return False  # the Jaccard similarity is at most small / large: no need to intersect
+    shared = len(a & b)
+    return shared / (small + large - shared) >= COPY_SIMILARITY
 
 
 @dataclass
@@ -131,6 +135,24 @@ def _nearness(published: np.ndarray, when: int, docs: np.ndarray) -> np.ndarray:
     return (1 + np.where(ts > 0, NEAR_WEIGHT * 0.5 ** (days / NEAR_HALF_LIFE_DAYS), 0.0)).astype(np.float32)
 
 
+def _best(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` highest scores, best first, ties in position order (as a stable sort of all
+    would give), without sorting the tens of thousands a hundred key terms match."""
+    if len(scores) <= k:
+        return np.argsort(-scores, kind="stable")
+    kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+    above = np.flatnonzero(scores >= kth)  # the k best and any tied with the k-th
+    return above[np.argsort(-scores[above], kind="stable")][:k]
+
+
+def _holding(ids: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    """Which of ``docs`` are in the ascending posting list ``ids``: a binary search each."""
+    if not len(ids):
+        return np.zeros(len(docs), bool)
+    at = np.minimum(np.searchsorted(ids, docs), len(ids) - 1)
+    return ids[at] == docs
+
+
 def related(snapshot: Snapshot, settings: Mapping[str, Any], stored: Mapping[str, Any], limit: int,
             exclude: int | None) -> list[RelatedHit]:
     """Stories like ``stored``, sharing at least MIN_CONCEPTS of its terms and tags (or all, when it has fewer):
@@ -151,6 +173,7 @@ def related(snapshot: Snapshot, settings: Mapping[str, Any], stored: Mapping[str
     if not should:
         return []
     ev = Evaluator(snapshot, time.monotonic() + float(settings["QUERY_TIME_LIMIT"]))
+    ev.fetch("text", [term for term, _ in terms])
     scored = [ev.term_scores(t.field, t.text, t.boost) for t in should]
     v = ev.sum_of_terms(scored)
     if exclude is not None:
@@ -159,12 +182,12 @@ def related(snapshot: Snapshot, settings: Mapping[str, Any], stored: Mapping[str
     scores = v.score[docs] * lift(snapshot.published[docs], settings)
     if exclude is not None:
         scores *= _nearness(snapshot.published, int(snapshot.published[exclude]), docs)
-    order = np.argsort(-scores, kind="stable")[: limit * 4 + 1]
+    order = _best(scores, limit * 4 + 1)
     docs, scores = docs[order], scores[order]
     # Which of the strongest key terms each candidate holds: the reasons shown, and how many it shares (a
     # hundred key terms rank; sharing "năm" and "người", far down the list, is no reason).
     distinctive = terms[:DISTINCTIVE]
-    holds = {term: np.isin(docs, ids) for (term, _), (ids, _) in zip(distinctive, scored)}
+    holds = {term: _holding(ids, docs) for (term, _), (ids, _) in zip(distinctive, scored)}
     # Counted against all the draft's terms, indexed or not: "xin chào" over an index that has "chào" alone
     # has two, and a story holding "chào" shares one of them.
     needed = min(MIN_CONCEPTS, concepts(set(counts.weights)) + len(tags))

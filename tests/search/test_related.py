@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from searchsvc.analysis import analyse, canonical, fold_text
@@ -20,6 +21,9 @@ from searchsvc.search.related import (
     DISTINCTIVE,
     MAX_REASONS,
     MIN_CONCEPTS,
+    _best,
+    _copies,
+    _holding,
     key_terms,
     reasons,
     shingles,
@@ -308,3 +312,26 @@ def test_stories_of_the_same_days_rank_higher(tmp_path: Path, monkeypatch: pytes
     # A draft has no date of its own: nothing is near it.
     draft = {h.hit.id: h.hit.score for h in engine.related_to_text("U23 Việt Nam thắng Thái Lan", "")}
     assert draft.keys() <= plain.keys()
+
+
+def test_the_best_candidates_are_those_a_stable_sort_of_all_would_give_ties_included() -> None:
+    rng = np.random.default_rng(3)
+    for n, k in ((0, 5), (3, 5), (41, 41), (1000, 41), (5000, 1)):
+        scores = rng.integers(0, 20, n).astype(np.float32)  # many ties, also across the k-th place
+        assert _best(scores, k).tolist() == np.argsort(-scores, kind="stable")[:k].tolist(), (n, k)
+
+
+def test_which_candidates_a_posting_list_holds_by_binary_search() -> None:
+    ids = np.array([2, 5, 9, 40], np.int32)
+    docs = np.array([40, 1, 5, 41, 2, 9, 10])
+    assert _holding(ids, docs).tolist() == [True, False, True, False, True, True, False]
+    assert _holding(np.zeros(0, np.int32), docs).tolist() == [False] * 7
+
+
+def test_copies_share_at_least_half_their_shingles_by_jaccard_whatever_their_sizes() -> None:
+    a = set(range(100))
+    assert COPY_SIMILARITY == 0.5
+    assert _copies(a, set(range(200)))  # 100 shared of 200: exactly half
+    assert not _copies(a, set(range(201)))  # the smaller is under half the larger: not even intersected
+    assert _copies(a, set(range(33, 133))) and not _copies(a, set(range(34, 134)))  # 67/133 and 66/134
+    assert _copies(a, set(a)) and not _copies(a, set()) and not _copies(set(), set())
