@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 from searchsvc.analysis import fold_text
 from searchsvc.model.vocabulary import Vocabulary
+from searchsvc.query.evidence import Votes
 from searchsvc.query.joined import expand
 from searchsvc.query.nodes import And, AndMaybe, Node, Or, Phrase, Term, all_of
 from searchsvc.query.parse import Clause, ParsedQuery
-from searchsvc.query.restore import Syllable, query_syllables, restore
+from searchsvc.query.restore import Syllable, query_syllables, restore, revise
 from searchsvc.query.spelling import correct, in_case_of
 from searchsvc.snippets import Marker
 
@@ -40,6 +41,7 @@ class Plan:
     filters: list[Node]
     question: bool = False  # ranked over all words; the every-word tier does not apply
     interpreted: str | None = None  # the reading searched, when it is not what was typed (``tre em`` → ``trẻ em``)
+    runs: list[list[Syllable]] | None = None  # the runs restored together, for ``query.evidence``
 
 
 def _fields(title_only: bool) -> tuple[str, ...]:
@@ -85,13 +87,14 @@ def word_bonus(words: list[tuple[int, int, list[str]]], title_only: bool) -> lis
 
 
 def _clause_query(clause: Clause, vocab: Vocabulary, bonus: list[Node], marker: tuple[set[str], set[str]],
-                  seen: list[Syllable], verbatim: bool, readings: _Readings) -> tuple[Node, Node] | None:
+                  seen: list[Syllable], verbatim: bool, readings: _Readings,
+                  runs: _Runs) -> tuple[Node, Node] | None:
     """The (any-word, every-word) queries for a phrase or one alternative of an OR group: all its
     syllables (in order for a phrase)."""
     run = query_syllables(clause.text, vocab, decode=not verbatim)
     if not run:
         return None
-    words = _restore(run, vocab, verbatim)
+    words = _restore(run, vocab, verbatim, runs)
     seen.extend(run)
     readings.clause.append(readings.read(clause.text, [(s, []) for s in run], clause.phrase))
     for s in run:
@@ -143,11 +146,24 @@ def _optional(s: Syllable, vocab: Vocabulary) -> bool:
     return vocab.fold_df.get(s.folded, 0) > max(COMMON_SHARE * vocab.doc_count, COMMON_MIN_DOCS)
 
 
-def _restore(run: list[Syllable], vocab: Vocabulary, verbatim: bool) -> list[tuple[int, int, list[str]]]:
-    """``restore.restore``; searched as typed (``verbatim``), an unaccented syllable keeps only its own
-    exact form and the folded match, and no word bonus reads accents into it."""
+class _Runs:
+    """The runs restored so far, numbered as ``query.evidence`` numbers them, and the votes to apply."""
+
+    def __init__(self, evidence: Votes | None) -> None:
+        self.evidence = evidence or {}
+        self.runs: list[list[Syllable]] = []
+
+
+def _restore(run: list[Syllable], vocab: Vocabulary, verbatim: bool,
+             runs: _Runs) -> list[tuple[int, int, list[str]]]:
+    """``restore.restore``, then revised by the documents' votes; searched as typed (``verbatim``), an
+    unaccented syllable keeps only its own exact form and the folded match, and no word bonus reads accents
+    into it."""
     words = restore(run, vocab)
     if not verbatim:
+        for i, s in enumerate(run):
+            revise(s, runs.evidence.get((len(runs.runs), i), {}), vocab)
+        runs.runs.append(run)
         return words
     for s in run:
         if not s.accented:
@@ -209,9 +225,10 @@ def _joined_query(s: Syllable, pieces: list[Syllable], title_only: bool, strict:
     return Or((whole, And(tuple(syllable_query(p, title_only, strict) for p in pieces))))
 
 
-def plan(parsed: ParsedQuery, vocab: Vocabulary, text: str = "", verbatim: bool = False) -> Plan:
+def plan(parsed: ParsedQuery, vocab: Vocabulary, text: str = "", verbatim: bool = False,
+         evidence: Votes | None = None) -> Plan:
     """The plan of a parsed query; ``verbatim``: as typed, with no accents restored, no Telex decoded and
-    no joined words split."""
+    no joined words split; ``evidence``: how the best matches of an earlier plan spell its runs."""
     # Consecutive single plain words are restored together, so context spans the whole query.
     groups: list[list[Clause]] = []
     for group in parsed.groups:
@@ -226,6 +243,7 @@ def plan(parsed: ParsedQuery, vocab: Vocabulary, text: str = "", verbatim: bool 
     marker: tuple[set[str], set[str]] = (set(), set())
     seen: list[Syllable] = []
     readings = _Readings()
+    runs = _Runs(evidence)
     for group in groups:
         if len(group) == 1 and not group[0].phrase:
             # A run of plain words: each syllable (or joined token) is its own requirement.
@@ -236,7 +254,7 @@ def plan(parsed: ParsedQuery, vocab: Vocabulary, text: str = "", verbatim: bool 
                 items = expand([s for s, _ in items], vocab)
             run = [p for s, pieces in items for p in (pieces or [s])]
             seen.extend(run)
-            optional.extend(word_bonus(_restore(run, vocab, verbatim), clause.title_only))
+            optional.extend(word_bonus(_restore(run, vocab, verbatim, runs), clause.title_only))
             readings.parts.append(readings.read(clause.text, items))
             for s, pieces in items:
                 if pieces:
@@ -251,7 +269,7 @@ def plan(parsed: ParsedQuery, vocab: Vocabulary, text: str = "", verbatim: bool 
                     required.append(_joined_query(s, pieces, clause.title_only, True))
             continue
         readings.clause = []
-        alts = [q for q in (_clause_query(c, vocab, optional, marker, seen, verbatim, readings) for c in group)
+        alts = [q for q in (_clause_query(c, vocab, optional, marker, seen, verbatim, readings, runs) for c in group)
                 if q is not None]
         readings.parts.append(" OR ".join(readings.clause))
         if alts:
@@ -273,7 +291,7 @@ def plan(parsed: ParsedQuery, vocab: Vocabulary, text: str = "", verbatim: bool 
     filters += [Term("category_key", fold_text(c)) for c in parsed.filters["category"]]
     filters += [Term("author_key", fold_text(a)) for a in parsed.filters["author"]]
     return Plan(loose if question else strict, loose, Marker(frozenset(marker[0]), frozenset(marker[1])),
-                correct(parsed, vocab), excluded, filters, question, readings.text())
+                correct(parsed, vocab), excluded, filters, question, readings.text(), runs.runs)
 
 
 def _excluded(clauses: list[Clause], vocab: Vocabulary) -> Node | None:

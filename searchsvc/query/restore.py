@@ -30,6 +30,7 @@ class Syllable:
     end: int = 0
     candidates: list[tuple[str, float]] = field(default_factory=list)  # exact forms and their weights
     decoded: bool = False  # typed with Telex/VNI keys (``tre3``), read as the syllable they make
+    posterior: dict[str, float] = field(default_factory=dict)  # every form the model weighed, unaccented only
 
 
 
@@ -81,8 +82,8 @@ def restore(run: list[Syllable], vocab: Vocabulary) -> list[tuple[int, int, list
         if s.accented:
             s.candidates = [(s.typed, 1.0)]
             continue
-        ranked = sorted(zip(fs, p.tolist()), key=lambda fp: -fp[1])[:MAX_CANDIDATES]
-        s.candidates = [(f, share) for f, share in ranked if share >= MIN_SHARE and f in vocab.exact_df]
+        s.posterior = dict(zip(fs, p.tolist()))
+        s.candidates = _candidates(s.posterior, vocab)
     likely = [dict(zip(fs, p.tolist())) for fs, p in zip(forms, marginals)]
     words: list[tuple[int, int, list[str]]] = []
     for size in (2, 3, 4):
@@ -98,6 +99,31 @@ def restore(run: list[Syllable], vocab: Vocabulary) -> list[tuple[int, int, list
                 found.sort(key=lambda pw: -pw[0])
                 words.append((i, i + size, [w for _, w in found[:WORD_FORMS]]))
     return words
+
+
+def _candidates(shares: dict[str, float], vocab: Vocabulary) -> list[tuple[str, float]]:
+    ranked = sorted(shares.items(), key=lambda fp: -fp[1])[:MAX_CANDIDATES]
+    return [(f, share) for f, share in ranked if share >= MIN_SHARE and f in vocab.exact_df]
+
+
+# How much one document's spelling counts against the bigram model (``revise``): a title holding the
+# whole folded run ``dau giai phong`` as ``đâu giải phóng`` outweighs a model that preferred ``đầu`` 0.6:0.4.
+EVIDENCE_WEIGHT = 10.0
+EVIDENCE_FLOOR = 0.01  # a form the documents hold that the model gave (almost) nothing
+
+
+def revise(s: Syllable, votes: dict[str, float], vocab: Vocabulary) -> None:
+    """Re-read an unaccented syllable in the light of how the best-matching documents spell it where they
+    hold it beside the query's other syllables (``query.evidence``): the model's share of each form times
+    one plus its votes, so evidence moves an unsure reading and hardly a sure one."""
+    if s.accented or not votes:
+        return
+    shares = {f: max(p, EVIDENCE_FLOOR if f in votes else 0.0) * (1 + EVIDENCE_WEIGHT * votes.get(f, 0.0))
+              for f, p in {**dict.fromkeys(votes, 0.0), **s.posterior}.items()}
+    total = sum(shares.values())
+    if total > 0:
+        s.posterior = {f: v / total for f, v in shares.items()}
+        s.candidates = _candidates(s.posterior, vocab)
 
 
 def _posteriors(run: list[Syllable], forms: list[list[str]], vocab: Vocabulary) -> list[np.ndarray]:

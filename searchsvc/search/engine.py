@@ -13,7 +13,7 @@ import heapq
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import date
 from itertools import chain
@@ -26,9 +26,11 @@ from searchsvc.analysis import fold_text
 from searchsvc.articles import VIETNAM_TZ
 from searchsvc.config import DEFAULTS
 from searchsvc.errors import InputError, NotFound
+from searchsvc.query.evidence import Votes
 from searchsvc.query.nodes import And, AndNot, DateRange, Every, Filter, Node, Term, all_of
 from searchsvc.query.parse import parse
 from searchsvc.query.plan import Plan, plan
+from searchsvc.search import feedback
 from searchsvc.search import related as related_mod
 from searchsvc.search.evaluate import Evaluator
 from searchsvc.search.facets import Facets
@@ -180,12 +182,12 @@ class Engine:
         vocab = self.snapshot.vocabulary
         p = plan(parsed, vocab, req.q, req.verbatim)
         filt = self._filter(p, req)
-        result = self._run(p, filt, req)
+        result, p = self._run(p, filt, req, lambda votes: plan(parsed, vocab, req.q, req.verbatim, votes))
         interpreted = p.interpreted
         if result.total == 0 and p.corrected and p.corrected != req.q:
             # Fuzzy fallback: nothing matched what was typed; show what the vocabulary suggests.
             again = plan(parse(p.corrected), vocab, p.corrected, req.verbatim)
-            retry = self._run(again, filt, req)
+            retry, _ = self._run(again, filt, req)
             if retry.total:
                 result, interpreted = retry, again.interpreted or p.corrected
         # Offered when little matches, or when only some of the words do (``bong daa viet namm``).
@@ -207,28 +209,43 @@ class Engine:
             parts.append(DateRange(lo, hi))
         return all_of(parts) if parts else None
 
-    def _run(self, p: Plan, filt: Node | None, req: SearchRequest) -> SearchResult:
+    def _run(self, p: Plan, filt: Node | None, req: SearchRequest,
+             replan: Callable[[Votes], Plan] | None = None) -> tuple[SearchResult, Plan]:
+        """The result of plan ``p``, and the plan it ended with: ``replan`` makes it again with the
+        best matches' votes when ``p`` restored a syllable unsure (``feedback.py``)."""
         window = req.page * req.per_page
+        second = replan is not None and p.strict is not None and req.sort == "relevance" and feedback.unsure(p)
+        k = max(window, feedback.RERANK_DOCS) if second else window
         every: int | None = None  # results holding every word; None when the tiers do not apply
         ev = Evaluator(self.snapshot, time.monotonic() + float(self.settings["QUERY_TIME_LIMIT"]))
         if p.strict is None:
             got = self._collect(ev, Every(), filt, p.excluded, "newest", False, window)
         else:
-            got = self._collect(ev, p.strict, filt, p.excluded, req.sort, req.recency, window)
+            got = self._collect(ev, p.strict, filt, p.excluded, req.sort, req.recency, k)
             if not p.question:  # a question is ranked over all its words: no tiers
                 every = len(got.matched)
             # Decided once per query, never by the page asked for, so every page has the same total: when
             # few articles hold every word, articles holding some of the words follow them.
             if p.loose is not None and len(got.matched) < int(self.settings["ALL_WORDS_MIN"]):
                 more = self._collect(ev, p.loose, filt, p.excluded, req.sort, req.recency,
-                                     window - len(got.matched), exclude=got.matched)
+                                     k - len(got.matched), exclude=got.matched)
                 got = Collected(np.concatenate([got.matched, more.matched]), np.concatenate([got.docs, more.docs]),
                                 np.concatenate([got.scores, more.scores]), got.scored + more.scored)
+        if second and replan is not None:
+            votes = feedback.headline_votes(self.snapshot, p, got.docs)
+            if votes:
+                p = replan(votes)
+                by_age = (lambda ts: lift(ts, self.settings)) if req.recency else None
+                tier = len(got.docs) if every is None else min(every, len(got.docs))
+                if p.loose is not None:
+                    docs, scores = feedback.rerank(ev, p.loose, got.docs, got.scores, tier, by_age)
+                    got = replace(got, docs=docs, scores=scores)
         start = (req.page - 1) * req.per_page
         hits = [hit(self.snapshot, int(d), float(sc), p.marker if req.highlight else None)
                 for d, sc in zip(got.docs[start:window], got.scores[start:window])]
         facets = self._derived.facets.count(got.matched) if req.facets else {}
-        return SearchResult(len(got.matched), hits, facets, 0.0, None, every, ev.partial, req.page, req.per_page)
+        return SearchResult(len(got.matched), hits, facets, 0.0, None, every, ev.partial, req.page,
+                            req.per_page), p
 
     def _collect(self, ev: Evaluator, node: Node, filt: Node | None, excluded: Node | None, sort: str,
                  recency: bool, k: int, exclude: np.ndarray | None = None) -> Collected:

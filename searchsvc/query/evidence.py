@@ -1,0 +1,59 @@
+"""Accents from the documents themselves: how the best matches of an unaccented query spell its syllables.
+
+The bigram model (``restore.py``) sees pairs of syllables over the whole index, so on a short run it is
+often unsure (``dau giai phong``: ``đầu`` 0.6, ``đâu`` 0.4) and then the exact-form weight goes to the
+wrong reading, above the very article whose headline the reader typed. The documents that match the
+folded query best settle it: where one of them holds several of the query's syllables side by side (in
+the order typed, accents typed agreeing), its own spelling of them is a vote for that reading. A vote
+counts by the share of the run's joins the document holds there, so a headline holding the whole run
+outvotes one that holds a pair; a lone syllable is no vote (every article has ``đầu`` somewhere).
+"""
+
+from __future__ import annotations
+
+from searchsvc.analysis import Token, syllables
+from searchsvc.query.restore import Syllable
+
+Votes = dict[tuple[int, int], dict[str, float]]  # (run, syllable in it) → exact form → votes
+
+
+def _agrees(s: Syllable, t: Token) -> bool:
+    return s.folded == t.folded and (not s.accented or s.typed == t.text)
+
+
+def _joined(a_end: int, b_start: int) -> bool:
+    """Adjacent as the bigram model counts them: one character apart at most (not across punctuation)."""
+    return b_start - a_end in (0, 1)
+
+
+def _stretch(run: list[Syllable], i: int, toks: list[Token], j: int) -> int:
+    """How many syllables of ``run`` from ``i`` the text holds side by side from its token ``j``."""
+    n = 1
+    while (i + n < len(run) and j + n < len(toks) and _agrees(run[i + n], toks[j + n])
+           and _joined(run[i + n - 1].end, run[i + n].start) and _joined(toks[j + n - 1].end, toks[j + n].start)):
+        n += 1
+    return n
+
+
+def votes(runs: list[list[Syllable]], texts: list[str]) -> Votes:
+    """Each unaccented syllable's forms as the texts spell them beside the query's other syllables."""
+    out: Votes = {}
+    for text in texts:
+        toks = syllables(text)
+        at: dict[str, list[int]] = {}
+        for j, t in enumerate(toks):
+            at.setdefault(t.folded, []).append(j)
+        best: dict[tuple[int, int], tuple[int, str]] = {}  # one vote per text: its longest stretch
+        for r, run in enumerate(runs):
+            for i, s in enumerate(run):
+                for j in at.get(s.folded, ()):
+                    if not _agrees(s, toks[j]):
+                        continue
+                    n = _stretch(run, i, toks, j)
+                    for k in range(n if n >= 2 else 0):
+                        if not run[i + k].accented and n > best.get((r, i + k), (0, ""))[0]:
+                            best[(r, i + k)] = (n, toks[j + k].text)
+        for (r, i), (n, form) in best.items():
+            forms = out.setdefault((r, i), {})
+            forms[form] = forms.get(form, 0.0) + (n - 1) / (len(runs[r]) - 1)
+    return out
