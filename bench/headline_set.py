@@ -388,7 +388,15 @@ def _folded_phrase() -> None:
     e.plan = plan
 
 
-PROTOTYPES = {"decode-frequent": _decode_frequent, "top-full-weight": _top_full_weight, "three-forms": _three_forms,
+def _no_feedback() -> None:
+    """No second look (search/feedback.py, shipped): the bigram model's reading alone, as before it."""
+    import searchsvc.search.feedback as f
+
+    f.unsure = lambda p: False
+
+
+PROTOTYPES = {"no-feedback": _no_feedback,
+              "decode-frequent": _decode_frequent, "top-full-weight": _top_full_weight, "three-forms": _three_forms,
               "folded-phrase": _folded_phrase}
 
 

@@ -80,3 +80,14 @@ def test_a_question_is_one_whether_typed_with_accents_or_not(sample_engine: typi
     for typed in ("tiền đi đâu", "tien di dau", "cầu thủ nào", "cau thu nao"):  # "dau", "nao" read as restored
         assert plan(parse(typed), vocab, typed).question, typed
     assert not plan(parse("dau gia"), vocab, "dau gia").question  # đấu giá, not đâu
+
+
+def test_votes_revise_the_run_they_were_taken_for(vocab: Vocabulary) -> None:
+    q = '"cong doan" cong'
+    first = plan(parse(q), vocab, q)
+    assert [[s.folded for s in run] for run in first.runs or []] == [["cong", "doan"], ["cong"]]
+    assert first.interpreted == '"công đoàn" công'
+    # Runs are numbered in the order the plan restores them, as query.evidence numbers them.
+    again = plan(parse(q), vocab, q, evidence={(1, 0): {"cộng": 5.0}})
+    assert again.interpreted == '"công đoàn" cộng'
+    assert plan(parse(q), vocab, q, verbatim=True, evidence={(1, 0): {"cộng": 5.0}}).interpreted is None

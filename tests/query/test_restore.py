@@ -14,6 +14,7 @@ from searchsvc.analysis import fold, syllables
 from searchsvc.model.bigrams import Bigrams, Counter, merge
 from searchsvc.model.vocabulary import Vocabulary
 from searchsvc.query.restore import (
+    EVIDENCE_WEIGHT,
     FORMS,
     MAX_CANDIDATES,
     MIN_SHARE,
@@ -22,6 +23,7 @@ from searchsvc.query.restore import (
     _posteriors,
     query_syllables,
     restore,
+    revise,
     typed_syllable,
 )
 
@@ -223,6 +225,40 @@ def test_candidates_are_cut_at_max_candidates_and_min_share(vocab: Vocabulary) -
     run = query_syllables("xyzq", vocab)
     restore(run, vocab)
     assert run[0].candidates == []
+
+
+def test_votes_from_the_documents_revise_an_unsure_reading_and_hardly_a_sure_one(vocab: Vocabulary) -> None:
+    run = query_syllables("ban tre", vocab)
+    restore(run, vocab)
+    ban, tre = run
+    before = dict(ban.posterior)
+    assert max(before, key=before.__getitem__) == "bạn" and before["bàn"] < 0.5
+    revise(ban, {"bàn": 1.0}, vocab)
+    # The model's share times one plus the votes, normalised: one headline holding the run turns it round.
+    odds = before["bàn"] * (1 + EVIDENCE_WEIGHT) / before["bạn"]
+    assert ban.posterior["bàn"] / ban.posterior["bạn"] == pytest.approx(odds)
+    assert ban.candidates[0][0] == "bàn" and sum(ban.posterior.values()) == pytest.approx(1.0)
+
+    assert tre.posterior["trẻ"] > 0.9
+    revise(tre, {"tre": 1.0}, vocab)
+    assert tre.candidates[0][0] == "trẻ"
+
+    # A form the model did not weigh (not among its FORMS) still counts, from a small floor.
+    run = query_syllables("ban", vocab)
+    restore(run, vocab)
+    revise(run[0], {"bắn": 3.0}, vocab)
+    assert 0 < run[0].posterior["bắn"] < run[0].posterior["bạn"]
+
+    # No votes, or a syllable typed with accents: nothing changes.
+    accented = query_syllables("bàn", vocab)
+    restore(accented, vocab)
+    revise(accented[0], {"bạn": 5.0}, vocab)
+    assert accented[0].candidates == [("bàn", 1.0)]
+    run = query_syllables("ban", vocab)
+    restore(run, vocab)
+    kept = list(run[0].candidates)
+    revise(run[0], {}, vocab)
+    assert run[0].candidates == kept
 
 
 def test_pyvi_word_readings_consistent_with_the_typed_accents(vocab: Vocabulary) -> None:

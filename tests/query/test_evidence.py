@@ -1,0 +1,44 @@
+"""Votes from the documents' own spelling: a stretch of the query's syllables side by side in a text votes for
+the forms it holds there, by the share of the run's joins it covers; a lone syllable is no vote."""
+
+from __future__ import annotations
+
+import pytest
+
+from searchsvc.analysis import syllables
+from searchsvc.query.evidence import votes
+from searchsvc.query.restore import Syllable
+
+
+def _run(text: str) -> list[Syllable]:
+    return [Syllable(t.text, t.folded, t.text != t.folded, t.start, t.end) for t in syllables(text)]
+
+
+def test_a_text_holding_the_whole_run_votes_one_for_each_unaccented_syllable() -> None:
+    got = votes([_run("dau giai phong")], ["Đâu giải phóng mặt bằng"])
+    assert got == {(0, 0): {"đâu": 1.0}, (0, 1): {"giải": 1.0}, (0, 2): {"phóng": 1.0}}
+
+
+def test_a_pair_votes_by_its_share_of_the_joins_and_a_lone_syllable_not_at_all() -> None:
+    run = _run("ban moi cua toi")
+    got = votes([run], ["Mới mua bàn, tôi khoe bạn mới"])
+    assert got == {(0, 0): {"bạn": pytest.approx(1 / 3)}, (0, 1): {"mới": pytest.approx(1 / 3)}}
+
+
+def test_each_text_votes_once_per_syllable_with_its_longest_stretch_and_votes_add_up() -> None:
+    run = _run("ban moi cua toi")
+    got = votes([run], ["bàn mới, bạn mới của tôi", "bàn mới hôm nay"])
+    assert got[(0, 0)] == {"bạn": pytest.approx(1.0), "bàn": pytest.approx(1 / 3)}
+    assert got[(0, 3)] == {"tôi": pytest.approx(1.0)}
+
+
+def test_syllables_typed_with_accents_must_agree_and_get_no_vote() -> None:
+    run = _run("đâu giai phong")
+    assert votes([run], ["Đầu giải phóng"]) == {(0, 1): {"giải": 0.5}, (0, 2): {"phóng": 0.5}}
+    assert votes([run], ["Đâu giải phóng"]) == {(0, 1): {"giải": 1.0}, (0, 2): {"phóng": 1.0}}
+
+
+def test_punctuation_breaks_a_stretch_and_runs_are_numbered_apart() -> None:
+    assert votes([_run("ban moi")], ["bạn. Mới"]) == {}
+    got = votes([_run("tre em"), _run("bong da")], ["Trẻ em chơi bóng đá"])
+    assert got == {(0, 0): {"trẻ": 1.0}, (0, 1): {"em": 1.0}, (1, 0): {"bóng": 1.0}, (1, 1): {"đá": 1.0}}
