@@ -232,14 +232,8 @@ class Engine:
                 got = Collected(np.concatenate([got.matched, more.matched]), np.concatenate([got.docs, more.docs]),
                                 np.concatenate([got.scores, more.scores]), got.scored + more.scored)
         if second and replan is not None:
-            votes = feedback.headline_votes(self.snapshot, p, got.docs)
-            if votes:
-                p = replan(votes)
-                by_age = (lambda ts: lift(ts, self.settings)) if req.recency else None
-                tier = len(got.docs) if every is None else min(every, len(got.docs))
-                if p.loose is not None:
-                    docs, scores = feedback.rerank(ev, p.loose, got.docs, got.scores, tier, by_age)
-                    got = replace(got, docs=docs, scores=scores)
+            by_age = (lambda ts: lift(ts, self.settings)) if req.recency else None
+            p, got = feedback.second_look(ev, p, got, every, replan, by_age)
         start = (req.page - 1) * req.per_page
         hits = [hit(self.snapshot, int(d), float(sc), p.marker if req.highlight else None)
                 for d, sc in zip(got.docs[start:window], got.scores[start:window])]

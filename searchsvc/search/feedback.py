@@ -1,28 +1,32 @@
 """A second look for a query typed without accents: the best matches' own spelling settles an unsure reading.
 
 When the bigram model is unsure of a syllable (``query.restore``), the headlines of the best
-EVIDENCE_DOCS matches vote for the readings they hold beside the query's other syllables
-(``query.evidence``), the plan is made again with the votes, and the best RERANK_DOCS matches are scored
-again with it (``Evaluator.within``: the same arithmetic, over those documents only), each tier apart, so
-every-word results still come first. The match set, the totals and the facets do not change: only the
-weights of exact forms do, and every form still matches through its folded one. Documents after the
-first RERANK_DOCS keep their first-pass order, so every page of a query is cut from one ranking.
+EVIDENCE_DOCS matches, and of up to TITLE_DOCS more that hold a whole run folded (a known item a wrong
+reading ranked low), vote for the readings they hold beside the query's other syllables
+(``query.evidence``). The plan is made again with the votes, and those documents with the best
+RERANK_DOCS are scored again with it (``Evaluator.within``: the same arithmetic, over those documents
+only), every-word results still first. The match set, the totals and the facets do not change: only the
+weights of exact forms do, and every form still matches through its folded one. The documents after them
+keep their first-pass order, and which documents are looked at again does not depend on the page, so
+every page of a query is cut from one ranking.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
 from searchsvc.query.evidence import Votes, votes
-from searchsvc.query.nodes import Node
+from searchsvc.query.nodes import Phrase
 from searchsvc.query.plan import Plan
 from searchsvc.search.evaluate import Evaluator
-from searchsvc.store.snapshot import Snapshot
+from searchsvc.search.prune import Collected
 
 EVIDENCE_DOCS = 30  # best matches whose headlines vote
 RERANK_DOCS = 100  # best matches scored again with the revised reading
+TITLE_DOCS = 10  # per run, headlines holding it whole (folded) that vote and are scored again too
 SURE = 0.9  # a syllable the model gives one form this share of is not looked at again
 
 
@@ -32,21 +36,41 @@ def unsure(p: Plan) -> bool:
                for s in run)
 
 
-def headline_votes(snapshot: Snapshot, p: Plan, docs: np.ndarray) -> Votes:
-    titles = [str(snapshot.stored(int(d)).get("title") or "") for d in docs[:EVIDENCE_DOCS]]
-    return votes(p.runs or [], titles)
+def _title_holders(ev: Evaluator, p: Plan, matched: np.ndarray) -> np.ndarray:
+    """Matching documents whose headline holds a whole restored run folded (``he de phoi``), best first:
+    the known item a reader typed a headline of, wherever a wrong reading ranked it."""
+    found = []
+    for run in p.runs or []:
+        if len(run) >= 2 and not all(s.accented for s in run):
+            v = ev.run(Phrase("title_fold", tuple(s.folded for s in run)))
+            ids = np.flatnonzero(v.match)
+            ids = ids[np.isin(ids, matched)]
+            found.append(ids[np.argsort(-v.score[ids], kind="stable")][:TITLE_DOCS])
+    return np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
 
 
-def rerank(ev: Evaluator, node: Node, docs: np.ndarray, scores: np.ndarray, tier: int,
-           lift: Callable[[np.ndarray], np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
-    """``docs`` (ranked, the first ``tier`` of them every-word results) with the first RERANK_DOCS
-    ordered by ``node``'s scores within each tier, and their new scores (``lift`` applied)."""
-    head = docs[:RERANK_DOCS]
-    order = np.argsort(head, kind="stable")
-    again = np.empty(len(head), np.float32)
-    again[order] = ev.within(head[order]).run(node).score
+def second_look(ev: Evaluator, p: Plan, got: Collected, every: int | None, replan: Callable[[Votes], Plan],
+                lift: Callable[[np.ndarray], np.ndarray] | None) -> tuple[Plan, Collected]:
+    """The plan made again with the votes of the best matches' headlines, and ``got`` ranked again by it:
+    the first RERANK_DOCS and the headlines holding a whole run, each tier apart (the first ``every``
+    of ``got.matched`` hold every word; None: one tier)."""
+    head = got.docs[:RERANK_DOCS]
+    extra = np.setdiff1d(_title_holders(ev, p, got.matched), head)
+    voters = np.concatenate([got.docs[:EVIDENCE_DOCS], extra])
+    titles = [str(ev.snapshot.stored(int(d)).get("title") or "") for d in voters]
+    found = votes(p.runs or [], titles)
+    revised = replan(found) if found else None
+    if revised is None or revised.loose is None:
+        return p, got
+    pool = np.concatenate([head, extra])
+    order = np.argsort(pool, kind="stable")
+    again = np.empty(len(pool), np.float32)
+    again[order] = ev.within(pool[order]).run(revised.loose).score
     if lift is not None:
-        again = (again * lift(ev.snapshot.published[head])).astype(np.float32)
-    cut = min(tier, len(head))
-    at = np.concatenate([np.argsort(-again[:cut], kind="stable"), cut + np.argsort(-again[cut:], kind="stable")])
-    return np.concatenate([head[at], docs[RERANK_DOCS:]]), np.concatenate([again[at], scores[RERANK_DOCS:]])
+        again = (again * lift(ev.snapshot.published[pool])).astype(np.float32)
+    tier = np.isin(pool, got.matched if every is None else got.matched[:every])
+    at = np.lexsort((-again, ~tier))  # every-word results first, then by the new score
+    rest = ~np.isin(got.docs[RERANK_DOCS:], extra)
+    docs = np.concatenate([pool[at], got.docs[RERANK_DOCS:][rest]])
+    scores = np.concatenate([again[at], got.scores[RERANK_DOCS:][rest]])
+    return revised, replace(got, docs=docs, scores=scores)

@@ -58,8 +58,8 @@ def test_the_headline_typed_without_accents_comes_first_despite_a_wrong_likelies
 
 def test_a_query_typed_with_accents_takes_no_second_look(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     looked: list[Any] = []
-    original = feedback.headline_votes
-    monkeypatch.setattr(feedback, "headline_votes", lambda *a: looked.append(a) or original(*a))
+    original = feedback.votes
+    monkeypatch.setattr(feedback, "votes", lambda *a: looked.append(a) or original(*a))
     assert [h.id for h in _search(engine, "bạn mới của tôi").hits][0] == "known"
     assert _search(engine, "bàn mới").interpreted_as is None
     assert looked == []
@@ -86,3 +86,15 @@ def test_every_word_results_stay_ahead_of_the_rest(engine: Engine) -> None:
 def test_sorted_by_date_takes_no_second_look(engine: Engine) -> None:
     r = _search(engine, "ban moi cua toi", sort="newest")
     assert r.interpreted_as == "bàn mới của tôi"
+
+
+def test_a_headline_holding_the_whole_run_is_looked_at_wherever_it_ranked(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Only the first two matches are read and ranked again: the known item (fourth on the model's reading)
+    # is neither, but its headline holds "ban moi cua toi" folded.
+    monkeypatch.setattr(feedback, "EVIDENCE_DOCS", 2)
+    monkeypatch.setattr(feedback, "RERANK_DOCS", 2)
+    r = _search(engine, "ban moi cua toi")
+    assert [h.id for h in r.hits][0] == "known" and r.interpreted_as == "bạn mới của tôi"
+    monkeypatch.setattr(feedback, "TITLE_DOCS", 0)
+    assert [h.id for h in _search(engine, "ban moi cua toi").hits][0] != "known"
