@@ -335,3 +335,32 @@ def test_copies_share_at_least_half_their_shingles_by_jaccard_whatever_their_siz
     assert not _copies(a, set(range(201)))  # the smaller is under half the larger: not even intersected
     assert _copies(a, set(range(33, 133))) and not _copies(a, set(range(34, 134)))  # 67/133 and 66/134
     assert _copies(a, set(a)) and not _copies(a, set()) and not _copies(set(), set())
+
+
+def test_terms_the_best_candidates_share_weigh_more_than_what_one_story_shares(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import searchsvc.search.related as related_mod
+
+    articles = (
+        _article("lua", "Giá lúa gạo xuất khẩu tăng", "Giá lúa gạo xuất khẩu tăng mạnh tại Cần Thơ.",
+                 "Thương lái Cần Thơ thu mua lúa gạo để xuất khẩu."),
+        _article("gao-1", "Xuất khẩu gạo lập kỷ lục", "Gạo xuất khẩu được giá.", "Nông dân bán lúa có lãi."),
+        _article("gao-2", "Lúa gạo được mùa được giá", "Giá lúa tăng, gạo xuất khẩu đắt hàng.",
+                 "Doanh nghiệp ký hợp đồng xuất khẩu."),
+        _article("gao-3", "Doanh nghiệp xuất khẩu gạo", "Gạo Việt xuất khẩu sang Philippines.",
+                 "Giá lúa trong nước ổn định."),
+        # Shares the article's place, said three times, and one of its topic's words.
+        _article("can-tho", "Cần Thơ khánh thành cầu mới", "Cầu mới ở Cần Thơ nối hai quận của Cần Thơ.",
+                 "Người dân Cần Thơ phấn khởi, xe chở lúa qua cầu."),
+        _article("bong", "Đội tuyển bóng đá tập huấn", "Các cầu thủ chuẩn bị cho vòng loại.", "HLV hài lòng."),
+    )
+    home = tmp_path / "index"
+    build_index(articles, home, procs=1)
+    engine = Engine.open(home, {"RECENCY_WEIGHT": 0.0})
+    monkeypatch.setattr(related_mod, "FEEDBACK_GAIN", 0.0)
+    one_round = _ids(engine.related("lua"))
+    assert one_round.index("can-tho") < 2  # one round: the rare place weighs most
+    monkeypatch.setattr(related_mod, "FEEDBACK_GAIN", 3.0)
+    ranked = engine.related("lua")
+    assert set(_ids(ranked)[:3]) == {"gao-1", "gao-2", "gao-3"} and _ids(ranked)[3] == "can-tho"
+    assert "Cần Thơ" in ranked[3].shared_terms  # still related, by the place, after its section's stories
