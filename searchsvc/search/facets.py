@@ -38,12 +38,17 @@ class Facets:
                 self.category_keys.append(key)
                 self.category_display[key] = snapshot.stored(int(ids[0])).get("category") or key
         self._n = snapshot.n
+        # Every tag's postings end to end, each with its tag's number: one pass counts all tags of a result.
+        self._tag_keys = list(self.tag_ids)
+        self._tag_docs = np.concatenate([np.zeros(0, np.int64), *self.tag_ids.values()])
+        self._tag_codes = np.repeat(np.arange(len(self._tag_keys)), [len(v) for v in self.tag_ids.values()])
 
     def count(self, docs: np.ndarray) -> dict[str, list[FacetValue]]:
         """The top categories and tags among ``docs``, with how many of them each holds."""
         mask = np.zeros(self._n, bool)
         mask[docs] = True
-        tags = Counter({key: int(mask[ids].sum()) for key, ids in self.tag_ids.items()})
+        per_tag = np.bincount(self._tag_codes[mask[self._tag_docs]], minlength=len(self._tag_keys))
+        tags = Counter(dict(zip(self._tag_keys, per_tag.tolist())))
         codes = self.category_codes[docs]
         counts = np.bincount(codes, minlength=len(self.category_keys)) if len(codes) else np.zeros(0, np.int64)
         cats = Counter({self.category_keys[i]: int(n) for i, n in enumerate(counts) if n and self.category_keys[i]})
