@@ -316,17 +316,26 @@ class FlatPostings:
         sections, start, n = found
         return self._read(sections["docs"], start, n), self._read(sections["weights"], start, n)
 
-    def postings_of(self, fieldname: str, keys: np.ndarray) -> list[tuple[np.ndarray, np.ndarray] | None]:
-        """``postings`` of many terms, given by their ``term_key``s: one search of the term table for all
-        (related stories ask for a hundred terms, and a search per term per segment is most of their cost)."""
+    def spans(self, fieldname: str, keys: np.ndarray) -> list[tuple[int, int] | None]:
+        """Where the postings of each term, given by its ``term_key``, lie in the field's arrays (start,
+        count); None for a term the segment lacks. One search of the term table for all the terms."""
         if fieldname not in self._fields or not len(self._keys):
             return [None] * len(keys)
-        sections = self._fields[fieldname]
         at = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
-        held = (self._keys[at] == keys).tolist()
-        rows = zip(held, self._starts[at].tolist(), self._counts[at].tolist())
-        return [(self._read(sections["docs"], start, n), self._read(sections["weights"], start, n)) if ok else None
-                for ok, start, n in rows]
+        rows = zip((self._keys[at] == keys).tolist(), self._starts[at].tolist(), self._counts[at].tolist())
+        return [(start, n) if held else None for held, start, n in rows]
+
+    def span(self, fieldname: str, term: bytes) -> tuple[int, int] | None:
+        """``spans`` of one term (a scalar search: cheaper for one than the vector one)."""
+        found = self._find(fieldname, term)
+        return None if found is None else (found[1], found[2])
+
+    def read_into(self, fieldname: str, span: tuple[int, int], docs: np.ndarray, weights: np.ndarray) -> None:
+        """The postings at ``span`` read straight into ``docs`` (4-byte integers) and ``weights`` (float32),
+        each as long as the span: a query's postings of every segment land in one array, copied once."""
+        sections, start = self._fields[fieldname], span[0]
+        _pread_into(self._fd, sections["docs"], start, docs.view(np.uint32))
+        _pread_into(self._fd, sections["weights"], start, weights)
 
     def positions(self, fieldname: str, term: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """(docs, bounds, positions): the term's positions in ``docs[i]`` are
@@ -357,11 +366,17 @@ def _round_up(values: np.ndarray) -> np.ndarray:
 
 
 def _pread(fd: int, section: tuple[int, np.dtype[Any], int], start: int, n: int) -> np.ndarray:
-    offset, dtype, _ = section
-    out = np.empty(n, dtype)
-    if n and os.preadv(fd, [out.data], offset + start * dtype.itemsize) != out.nbytes:
-        raise OSError("flat postings file truncated")
+    out = np.empty(n, section[1])
+    _pread_into(fd, section, start, out)
     return out
+
+
+def _pread_into(fd: int, section: tuple[int, np.dtype[Any], int], start: int, out: np.ndarray) -> None:
+    offset, dtype, _ = section
+    if out.dtype != dtype:
+        raise TypeError(f"a {dtype} section read into {out.dtype}")
+    if len(out) and os.preadv(fd, [out.data], offset + start * dtype.itemsize) != out.nbytes:
+        raise OSError("flat postings file truncated")
 
 
 def _section(sec: Section) -> tuple[int, np.dtype[Any], int]:

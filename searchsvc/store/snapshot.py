@@ -104,27 +104,28 @@ class Snapshot:
     def postings(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(docnums int32 ascending, weights float32) of a term, deleted documents included."""
         term = text.encode("utf-8")
-        ids: list[np.ndarray] = []
-        weights: list[np.ndarray] = []
-        for offset, segment in self._leaves:
-            got = segment.postings(field, term)
-            if got is not None:
-                ids.append(got[0].astype(np.int64) + offset)
-                weights.append(got[1])
-        if not ids:
-            return EMPTY_POSTINGS
-        return np.concatenate(ids).astype(np.int32), np.concatenate(weights).astype(np.float32)
+        return self._gather(field, [segment.span(field, term) for _, segment in self._leaves])
 
     def postings_many(self, field: str, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
         """``postings`` of each of ``texts``, each segment's term table searched once for all of them."""
         keys = np.fromiter((flat.term_key(field, t.encode("utf-8")) for t in texts), np.uint64, len(texts))
-        parts: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in texts]
-        for offset, segment in self._leaves:
-            for held, got in zip(parts, segment.postings_of(field, keys)):
-                if got is not None:
-                    held.append((got[0].astype(np.int64) + offset, got[1]))
-        return [(np.concatenate([i for i, _ in p]).astype(np.int32),
-                 np.concatenate([w for _, w in p]).astype(np.float32)) if p else EMPTY_POSTINGS for p in parts]
+        found = [segment.spans(field, keys) for _, segment in self._leaves]
+        return [self._gather(field, [spans[i] for spans in found]) for i in range(len(texts))]
+
+    def _gather(self, field: str, spans: list[tuple[int, int] | None]) -> tuple[np.ndarray, np.ndarray]:
+        """One term's postings from the ``spans`` each segment holds, read into one pair of arrays."""
+        total = sum(span[1] for span in spans if span is not None)
+        if not total:
+            return EMPTY_POSTINGS
+        docs, weights = np.empty(total, np.int32), np.empty(total, np.float32)
+        at = 0
+        for (offset, segment), span in zip(self._leaves, spans):
+            if span is not None:
+                end = at + span[1]
+                segment.read_into(field, span, docs[at:end], weights[at:end])
+                docs[at:end] += offset  # segment docnums to the snapshot's: ascending across segments
+                at = end
+        return docs, weights
 
     def positions(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(docnums, bounds, positions): the term's positions in ``docnums[i]`` are
