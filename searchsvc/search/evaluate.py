@@ -268,3 +268,15 @@ class Evaluator:
         pos = positions[first + np.arange(int(counts.sum()))].astype(np.int64)
         keys = (np.repeat(docs[hit], counts) << 32) + pos - shift
         return keys[pos >= shift]
+
+
+def best(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` highest scores, best first, ties in position order (as a stable sort of all
+    would give), without sorting every match: a common word matches most of the archive."""
+    if k <= 0:
+        return np.zeros(0, np.intp)
+    if len(scores) <= k:
+        return np.argsort(-scores, kind="stable")
+    kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+    above = np.flatnonzero(scores >= kth)  # the k best and any tied with the k-th
+    return above[np.argsort(-scores[above], kind="stable")][:k]

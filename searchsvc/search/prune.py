@@ -21,7 +21,7 @@ from typing import assert_never
 import numpy as np
 
 from searchsvc.query.nodes import And, AndMaybe, AndNot, DateRange, Every, Filter, Node, Or, Phrase, Term
-from searchsvc.search.evaluate import Evaluator
+from searchsvc.search.evaluate import Evaluator, best
 
 # Bounds are computed in float64 from the float32 inputs and widened by this much, so float32 rounding
 # in the exact scores (a few operations per term) can never lift a score above its block's bound.
@@ -62,7 +62,7 @@ def collect(ev: Evaluator, node: Node, k: int, sort: str, lift: Lift | None, exc
     scores = v.score[docs]
     if lift is not None:
         scores = scores * lift(published[docs])
-    order = np.argsort(-scores, kind="stable")[:k]
+    order = best(scores, k)
     return Collected(docs, docs[order], scores[order], len(docs))
 
 
@@ -87,7 +87,7 @@ def _ranked(ev: Evaluator, node: Node, docs: np.ndarray, k: int, lift: Lift | No
     scores = ev.within(docs).run(node).score
     if lift is not None:
         scores = scores * lift(ev.snapshot.published[docs])
-    order = np.argsort(-scores, kind="stable")[:k]
+    order = best(scores, k)
     return docs[order], scores[order]
 
 

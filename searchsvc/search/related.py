@@ -18,7 +18,7 @@ import numpy as np
 from searchsvc.analysis import WORD_JOINER, analyse, fold_text
 from searchsvc.query.nodes import Term
 from searchsvc.query.plan import STOPWORDS
-from searchsvc.search.evaluate import Evaluator
+from searchsvc.search.evaluate import Evaluator, best
 from searchsvc.search.hits import hit
 from searchsvc.search.recency import lift
 from searchsvc.search.results import RelatedHit
@@ -146,16 +146,6 @@ def _nearness(published: np.ndarray, when: int, docs: np.ndarray) -> np.ndarray:
     return (1 + np.where(ts > 0, NEAR_WEIGHT * 0.5 ** (days / NEAR_HALF_LIFE_DAYS), 0.0)).astype(np.float32)
 
 
-def _best(scores: np.ndarray, k: int) -> np.ndarray:
-    """Positions of the ``k`` highest scores, best first, ties in position order (as a stable sort of all
-    would give), without sorting the tens of thousands a hundred key terms match."""
-    if len(scores) <= k:
-        return np.argsort(-scores, kind="stable")
-    kth = np.partition(scores, len(scores) - k)[len(scores) - k]
-    above = np.flatnonzero(scores >= kth)  # the k best and any tied with the k-th
-    return above[np.argsort(-scores[above], kind="stable")][:k]
-
-
 def _holding(ids: np.ndarray, docs: np.ndarray) -> np.ndarray:
     """Which of ``docs`` are in the ascending posting list ``ids``: a binary search each."""
     if not len(ids):
@@ -195,14 +185,14 @@ def related(snapshot: Snapshot, settings: Mapping[str, Any], stored: Mapping[str
     factor = lift(snapshot.published[docs], settings)
     if exclude is not None:
         factor *= _nearness(snapshot.published, int(snapshot.published[exclude]), docs)
-    neighbours = docs[_best(v.score[docs] * factor, FEEDBACK_DOCS)]
+    neighbours = docs[best(v.score[docs] * factor, FEEDBACK_DOCS)]
     if len(neighbours) and FEEDBACK_GAIN:
         for i, (ids, _) in enumerate(scored):  # key terms, tags and category alike: none loses its weight
             share = np.count_nonzero(_holding(ids, neighbours)) / len(neighbours)
             should[i] = Term(should[i].field, should[i].text, boost=should[i].boost * (1 + FEEDBACK_GAIN * share))
         v = ev.sum_of_terms([ev.term_scores(t.field, t.text, t.boost) for t in should])
     scores = v.score[docs] * factor
-    order = _best(scores, limit * 4 + 1)
+    order = best(scores, limit * 4 + 1)
     docs, scores = docs[order], scores[order]
     # Which of the strongest key terms each candidate holds: the reasons shown, and how many it shares (a
     # hundred key terms rank; sharing "năm" and "người", far down the list, is no reason).

@@ -22,7 +22,7 @@ from whoosh import query as wq
 from searchsvc.articles import VIETNAM_TZ, Article
 from searchsvc.query.nodes import And, AndMaybe, AndNot, DateRange, Every, Filter, Node, Or, Phrase, Term
 from searchsvc.search import evaluate
-from searchsvc.search.evaluate import Evaluator, Vectors
+from searchsvc.search.evaluate import Evaluator, Vectors, best
 from searchsvc.store import writer
 from searchsvc.store.home import IndexHome
 from searchsvc.store.snapshot import Snapshot
@@ -389,3 +389,10 @@ def test_within_gives_the_full_evaluations_matches_and_scores_at_those_documents
     assert part.score.tolist() == full.score[docs].tolist()  # exactly: pruning compares scores bit for bit
     alone = Evaluator(placed, time.monotonic() + 60).within(docs).run(node)  # no full evaluation before it
     assert alone.score.tolist() == part.score.tolist() and alone.match.tolist() == part.match.tolist()
+
+
+def test_the_best_k_are_those_a_stable_sort_of_all_would_give_ties_included() -> None:
+    rng = np.random.default_rng(3)
+    for n, k in ((0, 5), (3, 5), (41, 41), (1000, 41), (5000, 1), (100, 0), (0, 0)):
+        scores = rng.integers(0, 20, n).astype(np.float32)  # many ties, also across the k-th place
+        assert best(scores, k).tolist() == np.argsort(-scores, kind="stable")[:k].tolist(), (n, k)

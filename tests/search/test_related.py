@@ -21,7 +21,6 @@ from searchsvc.search.related import (
     DISTINCTIVE,
     MAX_REASONS,
     MIN_CONCEPTS,
-    _best,
     _copies,
     _holding,
     key_terms,
@@ -312,13 +311,6 @@ def test_stories_of_the_same_days_rank_higher(tmp_path: Path, monkeypatch: pytes
     # A draft has no date of its own: nothing is near it.
     draft = {h.hit.id: h.hit.score for h in engine.related_to_text("U23 Việt Nam thắng Thái Lan", "")}
     assert draft.keys() <= plain.keys()
-
-
-def test_the_best_candidates_are_those_a_stable_sort_of_all_would_give_ties_included() -> None:
-    rng = np.random.default_rng(3)
-    for n, k in ((0, 5), (3, 5), (41, 41), (1000, 41), (5000, 1)):
-        scores = rng.integers(0, 20, n).astype(np.float32)  # many ties, also across the k-th place
-        assert _best(scores, k).tolist() == np.argsort(-scores, kind="stable")[:k].tolist(), (n, k)
 
 
 def test_which_candidates_a_posting_list_holds_by_binary_search() -> None:
