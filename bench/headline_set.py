@@ -400,6 +400,46 @@ PROTOTYPES = {"no-feedback": _no_feedback,
               "folded-phrase": _folded_phrase}
 
 
+def time_second_look(home: Any, queries: list[dict[str, Any]], rounds: int = 3) -> None:
+    """Per-query latency of each form with the second look (search/feedback.py) and without it, interleaved
+    query by query in one process (answer cache off), so the ratio holds on a loaded machine too."""
+    import statistics
+
+    import searchsvc.search.feedback as f
+    from searchsvc.search.engine import Engine, SearchRequest
+
+    engine = Engine.open(home, {"RESULT_CACHE": 0, "WARM_TERMS": 0})
+    shipped = f.unsure
+    print(f"\nlatency (ms per query, page of 10, {rounds} rounds; load average {os.getloadavg()[0]:.1f}):")
+    for form in FORMS:
+        took: dict[str, list[float]] = {"on": [], "off": []}
+        for round_ in range(rounds):
+            for i, q in enumerate(queries):
+                req = SearchRequest(q=q[form], highlight=True, facets=True)
+                # Which goes first alternates: the second run of a query finds its pages warm.
+                for mode in (("on", "off") if (i + round_) % 2 else ("off", "on")):
+                    f.unsure = shipped if mode == "on" else (lambda p: False)
+                    started = time.perf_counter()
+                    engine.search(req)
+                    took[mode].append(1000 * (time.perf_counter() - started))
+        f.unsure = shipped
+        looked = sum(_looks_again(engine, q[form]) for q in queries)
+        p50 = {m: statistics.median(v) for m, v in took.items()}
+        p95 = {m: statistics.quantiles(v, n=20)[-1] for m, v in took.items()}
+        print(f"  {form:<14} second look on {looked}/{len(queries)}: p50 {p50['on']:.1f} vs {p50['off']:.1f} "
+              f"({p50['on'] / p50['off']:.2f}x), p95 {p95['on']:.1f} vs {p95['off']:.1f} "
+              f"({p95['on'] / p95['off']:.2f}x)")
+    print(f"  load average {os.getloadavg()[0]:.1f} after")
+
+
+def _looks_again(engine: Any, text: str) -> bool:
+    import searchsvc.search.feedback as f
+    from searchsvc.query.parse import parse
+    from searchsvc.query.plan import plan
+
+    return f.unsure(plan(parse(text), engine.snapshot.vocabulary, text))
+
+
 def commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
@@ -415,9 +455,10 @@ def commit() -> str:
 @click.option("--rebuild", is_flag=True, help="Rebuild the cached index and corpus copy.")
 @click.option("--procs", default=2, show_default=True, help="Processes for the index build.")
 @click.option("--examples", default=15, show_default=True, help="Examples printed per loss class.")
+@click.option("--latency", is_flag=True, help="Also time every form with and without the second look.")
 @click.option("--prototype", "prototypes", multiple=True, type=click.Choice(sorted(PROTOTYPES)),
               help="Monkeypatch a candidate fix into the engine for this run (repeatable).")
-def main(n_baomoi: int, n_dantri: int, seed: int, rebuild: bool, procs: int, examples: int,
+def main(n_baomoi: int, n_dantri: int, seed: int, rebuild: bool, procs: int, examples: int, latency: bool,
          prototypes: tuple[str, ...]) -> None:
     import searchsvc
     from searchsvc.articles import article_from_mapping
@@ -465,6 +506,8 @@ def main(n_baomoi: int, n_dantri: int, seed: int, rebuild: bool, procs: int, exa
     name = "results" + "".join(f"+{p}" for p in prototypes) + ".json"
     (HERE / name).write_text(json.dumps({"commit": commit(), "seed": seed, "prototypes": prototypes, "rows": rows},
                                         indent=1), encoding="utf-8")
+    if latency:
+        time_second_look(home, queries)
 
 
 if __name__ == "__main__":

@@ -11,14 +11,18 @@ outvotes one that holds a pair; a lone syllable is no vote (every article has ``
 
 from __future__ import annotations
 
-from searchsvc.analysis import Token, syllables
+import re
+
+from searchsvc.analysis import fold_text, syllable_spans
 from searchsvc.query.restore import Syllable
 
 Votes = dict[tuple[int, int], dict[str, float]]  # (run, syllable in it) → exact form → votes
+_SEPARATORS = re.compile(r"[\W_]+")
+Spans = tuple[tuple[str, ...], tuple[str, ...], tuple[int, ...], tuple[int, ...]]  # analysis.syllable_spans
 
 
-def _agrees(s: Syllable, t: Token) -> bool:
-    return s.folded == t.folded and (not s.accented or s.typed == t.text)
+def _agrees(s: Syllable, exact: str, folded: str) -> bool:
+    return s.folded == folded and (not s.accented or s.typed == exact)
 
 
 def _joined(a_end: int, b_start: int) -> bool:
@@ -26,11 +30,12 @@ def _joined(a_end: int, b_start: int) -> bool:
     return b_start - a_end in (0, 1)
 
 
-def _stretch(run: list[Syllable], i: int, toks: list[Token], j: int) -> int:
-    """How many syllables of ``run`` from ``i`` the text holds side by side from its token ``j``."""
+def _stretch(run: list[Syllable], i: int, spans: Spans, j: int) -> int:
+    """How many syllables of ``run`` from ``i`` the text holds side by side from its syllable ``j``."""
+    exact, folded, starts, ends = spans
     n = 1
-    while (i + n < len(run) and j + n < len(toks) and _agrees(run[i + n], toks[j + n])
-           and _joined(run[i + n - 1].end, run[i + n].start) and _joined(toks[j + n - 1].end, toks[j + n].start)):
+    while (i + n < len(run) and j + n < len(exact) and _agrees(run[i + n], exact[j + n], folded[j + n])
+           and _joined(run[i + n - 1].end, run[i + n].start) and _joined(ends[j + n - 1], starts[j + n])):
         n += 1
     return n
 
@@ -38,21 +43,28 @@ def _stretch(run: list[Syllable], i: int, toks: list[Token], j: int) -> int:
 def votes(runs: list[list[Syllable]], texts: list[str]) -> Votes:
     """Each unaccented syllable's forms as the texts spell them beside the query's other syllables."""
     out: Votes = {}
+    pairs = {f"{a.folded} {b.folded}" for run in runs for a, b in zip(run, run[1:])}
     for text in texts:
-        toks = syllables(text)
+        # Most texts hold no pair of the query's syllables at all: one folded look says so without analysis
+        # (a loose look: punctuation read as a space can only let more texts through).
+        plain = " ".join(_SEPARATORS.split(fold_text(text)))
+        if not any(pair in plain for pair in pairs):
+            continue
+        spans = syllable_spans(text)
+        exact, folded = spans[0], spans[1]
         at: dict[str, list[int]] = {}
-        for j, t in enumerate(toks):
-            at.setdefault(t.folded, []).append(j)
+        for j, f in enumerate(folded):
+            at.setdefault(f, []).append(j)
         best: dict[tuple[int, int], tuple[int, str]] = {}  # one vote per text: its longest stretch
         for r, run in enumerate(runs):
             for i, s in enumerate(run):
                 for j in at.get(s.folded, ()):
-                    if not _agrees(s, toks[j]):
+                    if not _agrees(s, exact[j], folded[j]):
                         continue
-                    n = _stretch(run, i, toks, j)
+                    n = _stretch(run, i, spans, j)
                     for k in range(n if n >= 2 else 0):
                         if not run[i + k].accented and n > best.get((r, i + k), (0, ""))[0]:
-                            best[(r, i + k)] = (n, toks[j + k].text)
+                            best[(r, i + k)] = (n, exact[j + k])
         for (r, i), (n, form) in best.items():
             forms = out.setdefault((r, i), {})
             forms[form] = forms.get(form, 0.0) + (n - 1) / (len(runs[r]) - 1)

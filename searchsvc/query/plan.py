@@ -42,6 +42,7 @@ class Plan:
     question: bool = False  # ranked over all words; the every-word tier does not apply
     interpreted: str | None = None  # the reading searched, when it is not what was typed (``tre em`` → ``trẻ em``)
     runs: list[list[Syllable]] | None = None  # the runs restored together, for ``query.evidence``
+    restored: Restored | None = None  # what the model made of each run, so a second plan need not redo it
 
 
 def _fields(title_only: bool) -> tuple[str, ...]:
@@ -146,12 +147,30 @@ def _optional(s: Syllable, vocab: Vocabulary) -> bool:
     return vocab.fold_df.get(s.folded, 0) > max(COMMON_SHARE * vocab.doc_count, COMMON_MIN_DOCS)
 
 
-class _Runs:
-    """The runs restored so far, numbered as ``query.evidence`` numbers them, and the votes to apply."""
+# A run as typed → each syllable's posterior and candidates, and the pyvi words it may form.
+Restored = dict[tuple[tuple[str, bool, int, int], ...],
+                tuple[list[dict[str, float]], list[list[tuple[str, float]]], list[tuple[int, int, list[str]]]]]
 
-    def __init__(self, evidence: Votes | None) -> None:
+
+class _Runs:
+    """The runs restored so far, numbered as ``query.evidence`` numbers them, the votes to apply, and what
+    the model made of each run (``restored``, given by an earlier plan of the same text or filled here)."""
+
+    def __init__(self, evidence: Votes | None, restored: Restored | None) -> None:
         self.evidence = evidence or {}
         self.runs: list[list[Syllable]] = []
+        self.restored: Restored = {} if restored is None else restored
+
+    def restore(self, run: list[Syllable], vocab: Vocabulary) -> list[tuple[int, int, list[str]]]:
+        key = tuple((s.typed, s.accented, s.start, s.end) for s in run)
+        known = self.restored.get(key)
+        if known is None:
+            words = restore(run, vocab)
+            self.restored[key] = ([dict(s.posterior) for s in run], [list(s.candidates) for s in run], words)
+            return words
+        for s, posterior, candidates in zip(run, known[0], known[1]):
+            s.posterior, s.candidates = dict(posterior), list(candidates)
+        return known[2]
 
 
 def _restore(run: list[Syllable], vocab: Vocabulary, verbatim: bool,
@@ -159,7 +178,7 @@ def _restore(run: list[Syllable], vocab: Vocabulary, verbatim: bool,
     """``restore.restore``, then revised by the documents' votes; searched as typed (``verbatim``), an
     unaccented syllable keeps only its own exact form and the folded match, and no word bonus reads accents
     into it."""
-    words = restore(run, vocab)
+    words = runs.restore(run, vocab)
     if not verbatim:
         for i, s in enumerate(run):
             revise(s, runs.evidence.get((len(runs.runs), i), {}), vocab)
@@ -226,9 +245,10 @@ def _joined_query(s: Syllable, pieces: list[Syllable], title_only: bool, strict:
 
 
 def plan(parsed: ParsedQuery, vocab: Vocabulary, text: str = "", verbatim: bool = False,
-         evidence: Votes | None = None) -> Plan:
+         evidence: Votes | None = None, restored: Restored | None = None) -> Plan:
     """The plan of a parsed query; ``verbatim``: as typed, with no accents restored, no Telex decoded and
-    no joined words split; ``evidence``: how the best matches of an earlier plan spell its runs."""
+    no joined words split; ``evidence``: how the best matches of an earlier plan spell its runs (that plan's
+    ``restored`` saves restoring them again)."""
     # Consecutive single plain words are restored together, so context spans the whole query.
     groups: list[list[Clause]] = []
     for group in parsed.groups:
@@ -243,7 +263,7 @@ def plan(parsed: ParsedQuery, vocab: Vocabulary, text: str = "", verbatim: bool 
     marker: tuple[set[str], set[str]] = (set(), set())
     seen: list[Syllable] = []
     readings = _Readings()
-    runs = _Runs(evidence)
+    runs = _Runs(evidence, restored)
     for group in groups:
         if len(group) == 1 and not group[0].phrase:
             # A run of plain words: each syllable (or joined token) is its own requirement.
@@ -291,7 +311,8 @@ def plan(parsed: ParsedQuery, vocab: Vocabulary, text: str = "", verbatim: bool 
     filters += [Term("category_key", fold_text(c)) for c in parsed.filters["category"]]
     filters += [Term("author_key", fold_text(a)) for a in parsed.filters["author"]]
     return Plan(loose if question else strict, loose, Marker(frozenset(marker[0]), frozenset(marker[1])),
-                correct(parsed, vocab), excluded, filters, question, readings.text(), runs.runs)
+                correct(parsed, vocab), excluded, filters, question, readings.text(), runs.runs,
+                runs.restored)
 
 
 def _excluded(clauses: list[Clause], vocab: Vocabulary) -> Node | None:

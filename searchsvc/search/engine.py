@@ -182,7 +182,9 @@ class Engine:
         vocab = self.snapshot.vocabulary
         p = plan(parsed, vocab, req.q, req.verbatim)
         filt = self._filter(p, req)
-        result, p = self._run(p, filt, req, lambda votes: plan(parsed, vocab, req.q, req.verbatim, votes))
+        first = p
+        result, p = self._run(p, filt, req,
+                              lambda votes: plan(parsed, vocab, req.q, req.verbatim, votes, first.restored))
         interpreted = p.interpreted
         if result.total == 0 and p.corrected and p.corrected != req.q:
             # Fuzzy fallback: nothing matched what was typed; show what the vocabulary suggests.
@@ -214,7 +216,8 @@ class Engine:
         """The result of plan ``p``, and the plan it ended with: ``replan`` makes it again with the
         best matches' votes when ``p`` restored a syllable unsure (``feedback.py``)."""
         window = req.page * req.per_page
-        second = replan is not None and p.strict is not None and req.sort == "relevance" and feedback.unsure(p)
+        second = (replan is not None and p.strict is not None and req.sort == "relevance" and not req.verbatim
+                  and feedback.unsure(p))
         k = max(window, feedback.RERANK_DOCS) if second else window
         every: int | None = None  # results holding every word; None when the tiers do not apply
         ev = Evaluator(self.snapshot, time.monotonic() + float(self.settings["QUERY_TIME_LIMIT"]))

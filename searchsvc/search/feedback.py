@@ -24,7 +24,7 @@ from searchsvc.query.plan import Plan
 from searchsvc.search.evaluate import Evaluator
 from searchsvc.search.prune import Collected
 
-EVIDENCE_DOCS = 30  # best matches whose headlines vote
+EVIDENCE_DOCS = 20  # best matches whose headlines vote
 RERANK_DOCS = 100  # best matches scored again with the revised reading
 TITLE_DOCS = 10  # per run, headlines holding it whole (folded) that vote and are scored again too
 SURE = 0.9  # a syllable the model gives one form this share of is not looked at again
