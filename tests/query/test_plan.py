@@ -91,3 +91,17 @@ def test_votes_revise_the_run_they_were_taken_for(vocab: Vocabulary) -> None:
     again = plan(parse(q), vocab, q, evidence={(1, 0): {"cộng": 5.0}})
     assert again.interpreted == '"công đoàn" cộng'
     assert plan(parse(q), vocab, q, verbatim=True, evidence={(1, 0): {"cộng": 5.0}}).interpreted is None
+
+
+def test_a_second_plan_reuses_the_first_ones_restoration_and_comes_out_the_same(vocab: Vocabulary) -> None:
+    q = "cong doan to chuc hoi nghi"
+    first = plan(parse(q), vocab, q)
+    assert first.restored and len(first.restored) == 1
+    votes = {(0, 0): {"cộng": 5.0}}
+    fresh = plan(parse(q), vocab, q, evidence=votes)
+    reused = plan(parse(q), vocab, q, evidence=votes, restored=first.restored)
+    assert (reused.loose, reused.strict, reused.interpreted) == (fresh.loose, fresh.strict, fresh.interpreted)
+    assert reused.runs and first.runs
+    assert reused.runs[0][0].posterior["cộng"] > 10 * first.runs[0][0].posterior["cộng"]
+    # Revising the second plan left the first one's restoration as it was.
+    assert plan(parse(q), vocab, q, restored=first.restored).loose == first.loose

@@ -98,3 +98,10 @@ def test_a_headline_holding_the_whole_run_is_looked_at_wherever_it_ranked(
     assert [h.id for h in r.hits][0] == "known" and r.interpreted_as == "bạn mới của tôi"
     monkeypatch.setattr(feedback, "TITLE_DOCS", 0)
     assert [h.id for h in _search(engine, "ban moi cua toi").hits][0] != "known"
+
+
+def test_searched_as_typed_takes_no_second_look(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    looked: list[Any] = []
+    monkeypatch.setattr(feedback, "votes", lambda *a: looked.append(a) or {})
+    r = _search(engine, "ban moi cua toi", verbatim=True)
+    assert looked == [] and r.interpreted_as is None
