@@ -68,6 +68,7 @@ def collect(ev: Evaluator, node: Node, k: int, sort: str, lift: Lift | None, exc
 
 def _pruned(ev: Evaluator, node: Node, k: int, lift: Lift | None, exclude: np.ndarray | None) -> Collected | None:
     """``collect`` by relevance with pruning; None when the bounds are too loose to gain anything."""
+    ev.prefetch(node)
     match = matches(ev, node, 1.0) & ev.snapshot.live
     if exclude is not None:
         match[exclude] = False

@@ -147,13 +147,18 @@ def test_a_new_snapshot_reads_the_most_common_words_in_the_background(index_dir:
     from searchsvc.store.snapshot import Snapshot
 
     read: list[tuple[str, Snapshot, str, str]] = []
-    postings = Snapshot.postings
+    postings, postings_many = Snapshot.postings, Snapshot.postings_many
 
     def spy(self: Snapshot, field: str, text: str) -> Any:
         read.append((threading.current_thread().name, self, field, text))
         return postings(self, field, text)
 
+    def spy_many(self: Snapshot, field: str, texts: list[str]) -> Any:  # a query's terms, a field at a time
+        read.extend((threading.current_thread().name, self, field, text) for text in texts)
+        return postings_many(self, field, texts)
+
     monkeypatch.setattr(Snapshot, "postings", spy)
+    monkeypatch.setattr(Snapshot, "postings_many", spy_many)
 
     def warmed(snapshot: Snapshot) -> set[tuple[str, str]]:
         # Other tests' engines may still be warming in this process: only this snapshot's reads count.
