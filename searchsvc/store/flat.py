@@ -387,7 +387,8 @@ def _mapped(path: Path, section: tuple[int, np.dtype[Any], int]) -> np.ndarray:
     offset, dtype, n = section
     if n == 0:
         return np.zeros(0, dtype)
-    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=(n,))
+    # A plain array over the mapping: indexing a memmap subclass costs a Python call per lookup.
+    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=(n,)).view(np.ndarray)
 
 
 def path_for(folder: Path | str, segment_id: str) -> Path:
