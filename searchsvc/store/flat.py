@@ -330,12 +330,25 @@ class FlatPostings:
         found = self._find(fieldname, term)
         return None if found is None else (found[1], found[2])
 
-    def read_into(self, fieldname: str, span: tuple[int, int], docs: np.ndarray, weights: np.ndarray) -> None:
-        """The postings at ``span`` read straight into ``docs`` (4-byte integers) and ``weights`` (float32),
-        each as long as the span: a query's postings of every segment land in one array, copied once."""
+    def read_into(self, fieldname: str, span: tuple[int, int], docs: np.ndarray, weights: np.ndarray | None) -> None:
+        """The postings at ``span`` read straight into ``docs`` (4-byte integers) and ``weights`` (float32,
+        unless None), each as long as the span: a term's postings of every segment land in one array."""
         sections, start = self._fields[fieldname], span[0]
         _pread_into(self._fd, sections["docs"], start, docs.view(np.uint32))
-        _pread_into(self._fd, sections["weights"], start, weights)
+        if weights is not None:
+            _pread_into(self._fd, sections["weights"], start, weights)
+
+    def position_bounds(self, fieldname: str, span: tuple[int, int]) -> np.ndarray | None:
+        """Where each posting's positions at ``span`` start in the field's positions, and where the last
+        one's end (int64, one more than the postings); None for a field without positions."""
+        sections = self._fields[fieldname]
+        if "pbounds" not in sections:
+            return None
+        return self._read(sections["pbounds"], span[0], span[1] + 1).astype(np.int64)
+
+    def read_positions_into(self, fieldname: str, start: int, out: np.ndarray) -> None:
+        """The field's positions from ``start`` read straight into ``out`` (4-byte integers)."""
+        _pread_into(self._fd, self._fields[fieldname]["positions"], start, out.view(np.uint32))
 
     def positions(self, fieldname: str, term: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """(docs, bounds, positions): the term's positions in ``docs[i]`` are

@@ -131,17 +131,25 @@ class Snapshot:
         """(docnums, bounds, positions): the term's positions in ``docnums[i]`` are
         ``positions[bounds[i]:bounds[i + 1]]`` (int32 arrays)."""
         term = text.encode("utf-8")
-        parts = []
+        found = []
         for offset, segment in self._leaves:
-            got = segment.positions(field, term)
-            if got is not None:
-                parts.append((got[0].astype(np.int64) + offset, got[1], got[2]))
-        if not parts:
-            return np.zeros(0, np.int32), np.zeros(1, np.int32), np.zeros(0, np.int32)
-        shifts = np.cumsum([0] + [len(p[2]) for p in parts[:-1]])
-        bounds = np.concatenate([np.zeros(1, np.int64)] + [p[1][1:] + shift for p, shift in zip(parts, shifts)])
-        return (np.concatenate([p[0] for p in parts]).astype(np.int32), bounds.astype(np.int32),
-                np.concatenate([p[2] for p in parts]).astype(np.int32))
+            span = segment.span(field, term)
+            pb = None if span is None else segment.position_bounds(field, span)
+            if span is not None and pb is not None:
+                found.append((offset, segment, span, pb))
+        n = sum(span[1] for _, _, span, _ in found)
+        docs, bounds = np.empty(n, np.int32), np.empty(n + 1, np.int32)
+        positions = np.empty(sum(int(pb[-1] - pb[0]) for *_, pb in found), np.int32)
+        at = shift = 0
+        for offset, segment, span, pb in found:
+            end = at + span[1]
+            segment.read_into(field, span, docs[at:end], None)
+            docs[at:end] += offset
+            bounds[at:end] = pb[:-1] - pb[0] + shift
+            segment.read_positions_into(field, int(pb[0]), positions[shift:shift + int(pb[-1] - pb[0])])
+            at, shift = end, shift + int(pb[-1] - pb[0])
+        bounds[n] = shift
+        return docs, bounds, positions
 
     def block_maxima(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(blocks int64 ascending, float32 maxima): the blocks (numbered as ``block_bounds``) holding the
