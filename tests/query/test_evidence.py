@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from searchsvc.analysis import syllables
-from searchsvc.query.evidence import votes
+from searchsvc.query.evidence import MIN_STRETCH, votes
 from searchsvc.query.restore import Syllable
 
 
@@ -19,23 +19,32 @@ def test_a_text_holding_the_whole_run_votes_one_for_each_unaccented_syllable() -
     assert got == {(0, 0): {"đâu": 1.0}, (0, 1): {"giải": 1.0}, (0, 2): {"phóng": 1.0}}
 
 
-def test_a_pair_votes_by_its_share_of_the_joins_and_a_lone_syllable_not_at_all() -> None:
+def test_a_stretch_votes_by_its_share_of_the_joins_and_fewer_than_three_syllables_not_at_all() -> None:
+    assert MIN_STRETCH == 3
     run = _run("ban moi cua toi")
-    got = votes([run], ["Mới mua bàn, tôi khoe bạn mới"])
-    assert got == {(0, 0): {"bạn": pytest.approx(1 / 3)}, (0, 1): {"mới": pytest.approx(1 / 3)}}
+    assert votes([run], ["Mới mua bàn, tôi khoe bạn mới"]) == {}  # a pair: chance in a long run
+    got = votes([run], ["Mới mua bàn, tôi khoe bạn mới của hãng"])
+    assert got == {(0, 0): {"bạn": pytest.approx(2 / 3)}, (0, 1): {"mới": pytest.approx(2 / 3)},
+                   (0, 2): {"của": pytest.approx(2 / 3)}}
+    # A run shorter than three syllables votes with the whole of it.
+    assert votes([_run("ban moi")], ["Làm quen bạn mới"]) == {(0, 0): {"bạn": 1.0}, (0, 1): {"mới": 1.0}}
+    # A syllable alone is never a vote, even when it is the whole run.
+    assert votes([_run("ban")], ["Làm quen bạn mới"]) == {}
 
 
 def test_each_text_votes_once_per_syllable_with_its_longest_stretch_and_votes_add_up() -> None:
     run = _run("ban moi cua toi")
-    got = votes([run], ["bàn mới, bạn mới của tôi", "bàn mới hôm nay"])
-    assert got[(0, 0)] == {"bạn": pytest.approx(1.0), "bàn": pytest.approx(1 / 3)}
+    got = votes([run], ["bàn mới của, bạn mới của tôi", "bàn mới của hôm nay"])
+    assert got[(0, 0)] == {"bạn": pytest.approx(1.0), "bàn": pytest.approx(2 / 3)}
     assert got[(0, 3)] == {"tôi": pytest.approx(1.0)}
 
 
 def test_syllables_typed_with_accents_must_agree_and_get_no_vote() -> None:
-    run = _run("đâu giai phong")
-    assert votes([run], ["Đầu giải phóng"]) == {(0, 1): {"giải": 0.5}, (0, 2): {"phóng": 0.5}}
-    assert votes([run], ["Đâu giải phóng"]) == {(0, 1): {"giải": 1.0}, (0, 2): {"phóng": 1.0}}
+    run = _run("đâu giai phong mat")
+    assert votes([run], ["Đầu giải phóng mặt"]) == {(0, i): {f: pytest.approx(2 / 3)}
+                                                    for i, f in ((1, "giải"), (2, "phóng"), (3, "mặt"))}
+    assert votes([run], ["Đâu giải phóng"]) == {(0, 1): {"giải": pytest.approx(2 / 3)},
+                                                (0, 2): {"phóng": pytest.approx(2 / 3)}}
 
 
 def test_punctuation_breaks_a_stretch_and_runs_are_numbered_apart() -> None:

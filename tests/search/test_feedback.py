@@ -105,3 +105,13 @@ def test_searched_as_typed_takes_no_second_look(engine: Engine, monkeypatch: pyt
     monkeypatch.setattr(feedback, "votes", lambda *a: looked.append(a) or {})
     r = _search(engine, "ban moi cua toi", verbatim=True)
     assert looked == [] and r.interpreted_as is None
+
+
+@pytest.mark.parametrize("q", ["ban", "ban moi", "ban, moi", "ban OR moi", '"ban moi" cua'])
+def test_short_and_odd_queries_take_the_second_look_safely(engine: Engine, q: str,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    r = _search(engine, q)
+    monkeypatch.setattr(feedback, "unsure", lambda p: False)
+    before = _search(engine, q)
+    assert r.total > 0 and (r.total, r.all_words_total) == (before.total, before.all_words_total)
+    assert sorted(h.id for h in r.hits) == sorted(h.id for h in before.hits)
