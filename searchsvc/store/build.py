@@ -30,7 +30,8 @@ from whoosh.filedb.filestore import Storage
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from searchsvc.store.analyzers import IndexColumns, index_columns
-from searchsvc.store.flat import FlatWriter, path_for
+from searchsvc.store.flat import path_for
+from searchsvc.store.flat_write import FlatWriter
 from searchsvc.store.w3 import BulkPostingsWriter, CompactPositions, decode_many
 
 T = TypeVar("T")

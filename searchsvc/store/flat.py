@@ -24,10 +24,10 @@ reindex also writes, beside each segment, the same postings as plain arrays in o
 A term costs a binary search in the (memory-mapped) keys and two or three ``pread`` calls into fresh arrays:
 the file's pages stay in the kernel's page cache, shared by every worker and never counted in a worker's
 memory, and nothing is decoded. The name matches Whoosh's segment file pattern, so Whoosh deletes the file
-with its segment. The reindex writes the file beside each segment it builds (``build.py``); Whoosh's own
-writer, which ``add`` and its merges use, writes one through ``w3.FlatTee`` before it publishes the
-segment. Serving reads postings and positions from these files only (``snapshot.py``): a segment without
-one cannot be served, and a write that cannot make one fails.
+with its segment. ``flat_write.FlatWriter`` writes it: the reindex beside each segment it builds
+(``build.py``), and Whoosh's own writer, which ``add`` and its merges use, through ``w3.FlatTee`` before
+it publishes the segment. Serving reads postings and positions from these files only (``snapshot.py``):
+a segment without one cannot be served, and a write that cannot make one fails.
 
 Two (field, term) pairs of a segment with the same 64-bit key fail the write (about 10^-14 a pair); a term
 absent from a segment sharing a present term's key (as rare) would get that term's postings.
@@ -38,7 +38,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +46,9 @@ import numpy as np
 SUFFIX = ".flat"
 MAGIC = b"SVFLAT3\n"
 _HEAD = len(MAGIC) + 16  # magic, then the directory's offset and length (uint64 each)
-_ALIGN = 64
 BLOCK = 128  # documents per block maximum: small enough to bound tightly, large enough to stay few
 BM25_K1 = 1.2  # BM25's parameters (search/evaluate.py scores with them): block maxima depend on them
 BM25_B = 0.75
-_READBACK = 1 << 20  # postings read back at a time to find a field's block maxima
 Section = list[Any]  # [offset, dtype, length]
 
 
@@ -59,177 +56,6 @@ def term_key(fieldname: str, term: bytes) -> int:
     # Stable across processes (str.__hash__ is salted): a worker writes, every other process reads.
     digest = hashlib.blake2b(fieldname.encode("utf-8") + b"\0" + term, digest_size=8).digest()
     return int.from_bytes(digest, "little")
-
-
-class FlatWriter:
-    """Writes one segment's file a field at a time, each field's postings a chunk at a time (a reindex
-    worker holds one chunk, not the field): the field's arrays are reserved first, sized from what the
-    caller knows, then filled in order; the term table and the directory come last, and ``finish``
-    publishes the file atomically."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-        self._fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        self._end = _HEAD
-        self._fields: dict[str, dict[str, Section]] = {}
-        self._keys: list[np.ndarray] = []
-        self._starts: list[np.ndarray] = []
-        self._counts: list[np.ndarray] = []
-        self._bstarts: list[np.ndarray] = []
-        self._bcounts: list[np.ndarray] = []
-        self._doclen = np.zeros(0, np.int64)  # the open field's positions per docnum (its BM25 length)
-        self._bm25_avg: dict[str, float] = {}
-        self._fits = True
-        self._field = ""
-        self._filled: dict[str, int] = {}  # per array of the open field: items written
-        self._positions_done = 0  # positions of the open field written so far
-        self._max_doc = -1  # recorded, with the segment's id, so a reader can tell the file is its segment's
-
-    def _reserve(self, dtype: Any, n: int) -> Section:
-        at = self._end + (-self._end % _ALIGN)
-        self._end = at + np.dtype(dtype).itemsize * n
-        return [at, np.dtype(dtype).str, n]
-
-    def _append(self, kind: str, a: np.ndarray) -> None:
-        at, dtype, n = self._fields[self._field][kind]
-        done = self._filled[kind]
-        if done + len(a) > n:
-            raise ValueError(f"more {kind} than reserved for field {self._field!r}")
-        data = np.ascontiguousarray(a, np.dtype(dtype))
-        self._write(data.data, at + done * data.itemsize)
-        self._filled[kind] = done + len(a)
-
-    def _write(self, data: Any, at: int) -> None:
-        view = memoryview(data).cast("B")
-        while len(view):  # a regular file takes it whole, or the disk is full (an OSError)
-            n = os.pwrite(self._fd, view, at)
-            view, at = view[n:], at + n
-
-    def start_field(self, fieldname: str, postings: int, positions: int | None = None) -> None:
-        """A field of ``postings`` postings and, if it has positions, ``positions`` of them in all."""
-        sections = {"docs": self._reserve(np.uint32, postings), "weights": self._reserve(np.float32, postings)}
-        if positions is not None:
-            self._fits = self._fits and positions < 2**32  # uint32 bounds
-            sections["pbounds"] = self._reserve(np.uint32, postings + 1)
-            sections["positions"] = self._reserve(np.uint32, positions)
-        self._field = fieldname
-        self._fields[fieldname] = sections
-        self._filled = dict.fromkeys(sections, 0)
-        self._positions_done = 0
-        self._doclen = np.zeros(0, np.int64)
-        if positions is not None:
-            self._append("pbounds", np.zeros(1, np.uint32))
-
-    def add_postings(self, docs: np.ndarray, weights: np.ndarray, pcounts: np.ndarray | None = None,
-                     positions: np.ndarray | None = None) -> None:
-        """The field's next postings, in term order: documents, weights and, for a field with positions,
-        each posting's count of them and the positions themselves."""
-        self._append("docs", docs)
-        self._append("weights", weights)
-        if len(docs):
-            self._max_doc = max(self._max_doc, int(docs.max()))
-        if pcounts is not None and positions is not None:
-            bounds = np.cumsum(pcounts, dtype=np.int64) + self._positions_done
-            self._append("pbounds", bounds.astype(np.uint32))
-            self._append("positions", positions)
-            self._positions_done += int(pcounts.sum())
-            if len(docs):
-                counts = np.bincount(docs, weights=pcounts).astype(np.int64)
-                if len(counts) > len(self._doclen):
-                    self._doclen = np.concatenate([self._doclen, np.zeros(len(counts) - len(self._doclen), np.int64)])
-                self._doclen[:len(counts)] += counts
-
-    def end_field(self, terms: Sequence[bytes], bounds: np.ndarray) -> None:
-        """The field's terms, in the order their postings were given: ``terms[i]``'s are postings
-        ``bounds[i]`` to ``bounds[i + 1]``."""
-        if any(self._filled[k] != n for k, (_, _, n) in self._fields[self._field].items()):
-            raise ValueError(f"field {self._field!r} got fewer postings than reserved")
-        self._keys.append(np.fromiter((term_key(self._field, t) for t in terms), np.uint64, len(terms)))
-        self._starts.append(np.asarray(bounds[:-1], np.int64))
-        self._counts.append(np.diff(bounds).astype(np.int64))
-        self._block_maxima(np.asarray(bounds, np.int64))
-
-    def _block_maxima(self, bounds: np.ndarray) -> None:
-        """Each term's largest weight per block of BLOCK docnums, from the postings just written: read back
-        a run of whole terms at a time, because the callers stream postings without term boundaries and a
-        worker must not hold a whole field."""
-        sections = self._fields[self._field]
-        lengths = self._doclen.astype(np.float64)
-        average = max(1.0, float(lengths.mean())) if "pbounds" in sections and len(lengths) else None
-        if average is not None:
-            self._bm25_avg[self._field] = average
-        blocks: list[np.ndarray] = []
-        maxima: list[np.ndarray] = []
-        frequency: list[np.ndarray] = []
-        per_term: list[np.ndarray] = []
-        fd = os.open(self._tmp, os.O_RDONLY)
-        try:
-            first = 0
-            while first < len(bounds) - 1:
-                last = max(first + 1, int(np.searchsorted(bounds, bounds[first] + _READBACK, side="right")) - 1)
-                lo, hi = int(bounds[first]), int(bounds[last])
-                docs = _pread(fd, _section(sections["docs"]), lo, hi - lo)
-                weights = _pread(fd, _section(sections["weights"]), lo, hi - lo)
-                term = np.repeat(np.arange(last - first), np.diff(bounds[first:last + 1]))
-                block = docs // BLOCK
-                cut = np.flatnonzero((term[1:] != term[:-1]) | (block[1:] != block[:-1])) + 1
-                runs = np.concatenate([np.zeros(min(1, len(docs)), np.int64), cut])
-                blocks.append(block[runs])
-                maxima.append(np.maximum.reduceat(weights, runs) if len(runs) else weights[:0])
-                if average is not None and len(runs):
-                    w = weights.astype(np.float64)
-                    norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths[docs] / average)
-                    frequency.append(_round_up(np.maximum.reduceat(w * (BM25_K1 + 1) / (w + norm), runs)))
-                per_term.append(np.bincount(term[runs], minlength=last - first))
-                first = last
-        finally:
-            os.close(fd)
-        counts = _cat(per_term)
-        starts = np.cumsum(counts) - counts
-        self._bstarts.append(starts.astype(np.int64))
-        self._bcounts.append(counts.astype(np.int64))
-        arrays = [("bblocks", blocks, np.uint32), ("bmax", maxima, np.float32)]
-        if average is not None:
-            arrays.append(("bfreq", frequency, np.float32))
-        for kind, values, dtype in arrays:
-            data = np.ascontiguousarray(np.concatenate(values) if values else np.zeros(0), dtype)
-            sections[kind] = self._reserve(dtype, len(data))
-            self._write(data.data, sections[kind][0])
-
-    def finish(self) -> None:
-        """Publishes the file; ValueError, leaving none, when two terms share a key or it cannot address its
-        positions (serving reads nothing else, so the segment must not be published without it)."""
-        keys = np.concatenate(self._keys) if self._keys else np.zeros(0, np.uint64)
-        order = np.argsort(keys, kind="stable")
-        keys = keys[order]
-        if not self._fits or (len(keys) > 1 and bool((keys[1:] == keys[:-1]).any())):
-            self.cancel()
-            raise ValueError(f"{self._path}: two terms share a 64-bit key, or the positions do not fit")
-        table: dict[str, Section] = {}
-        columns = (("keys", keys), ("starts", _cat(self._starts)[order]), ("counts", _cat(self._counts)[order]),
-                   ("bstarts", _cat(self._bstarts)[order]), ("bcounts", _cat(self._bcounts)[order]))
-        for kind, values in columns:
-            table[kind] = self._reserve(values.dtype, len(values))
-            self._write(np.ascontiguousarray(values).data, table[kind][0])
-        directory = json.dumps({"version": 3, "segment": self._path.name.removesuffix(SUFFIX), "block": BLOCK,
-                                "bm25_avg": self._bm25_avg, "max_doc": self._max_doc, "fields": self._fields,
-                                "table": table}).encode("utf-8")
-        self._write(directory, self._end)
-        self._write(MAGIC + self._end.to_bytes(8, "little") + len(directory).to_bytes(8, "little"), 0)
-        os.close(self._fd)
-        self._fd = -1
-        os.replace(self._tmp, self._path)
-
-    def cancel(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-        self._tmp.unlink(missing_ok=True)
-
-
-def _cat(parts: list[np.ndarray]) -> np.ndarray:
-    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
 
 class FlatPostings:
@@ -281,12 +107,6 @@ class FlatPostings:
             return None
         return i
 
-    def _find(self, fieldname: str, term: bytes) -> tuple[dict[str, tuple[int, np.dtype[Any], int]], int, int] | None:
-        i = self._row(fieldname, term)
-        if i is None:
-            return None
-        return self._fields[fieldname], int(self._starts[i]), int(self._counts[i])
-
     def _read(self, section: tuple[int, np.dtype[Any], int], start: int, n: int) -> np.ndarray:
         return _pread(self._fd, section, start, n)
 
@@ -310,11 +130,10 @@ class FlatPostings:
 
     def postings(self, fieldname: str, term: bytes) -> tuple[np.ndarray, np.ndarray] | None:
         """(docs, weights) of the term in this segment, docs ascending; None when it has none."""
-        found = self._find(fieldname, term)
-        if found is None:
+        span = self.span(fieldname, term)
+        if span is None:
             return None
-        sections, start, n = found
-        return self._read(sections["docs"], start, n), self._read(sections["weights"], start, n)
+        return self._read(self._fields[fieldname]["docs"], *span), self._read(self._fields[fieldname]["weights"], *span)
 
     def spans(self, fieldname: str, keys: np.ndarray) -> list[tuple[int, int] | None]:
         """Where the postings of each term, given by its ``term_key``, lie in the field's arrays (start,
@@ -327,8 +146,8 @@ class FlatPostings:
 
     def span(self, fieldname: str, term: bytes) -> tuple[int, int] | None:
         """``spans`` of one term (a scalar search: cheaper for one than the vector one)."""
-        found = self._find(fieldname, term)
-        return None if found is None else (found[1], found[2])
+        i = self._row(fieldname, term)
+        return None if i is None else (int(self._starts[i]), int(self._counts[i]))
 
     def read_into(self, fieldname: str, span: tuple[int, int], docs: np.ndarray, weights: np.ndarray | None) -> None:
         """The postings at ``span`` read straight into ``docs`` (4-byte integers) and ``weights`` (float32,
@@ -350,17 +169,6 @@ class FlatPostings:
         """The field's positions from ``start`` read straight into ``out`` (4-byte integers)."""
         _pread_into(self._fd, self._fields[fieldname]["positions"], start, out.view(np.uint32))
 
-    def positions(self, fieldname: str, term: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """(docs, bounds, positions): the term's positions in ``docs[i]`` are
-        ``positions[bounds[i]:bounds[i + 1]]``; None when the segment does not hold it (or the field has
-        no positions)."""
-        found = self._find(fieldname, term)
-        if found is None or "pbounds" not in found[0]:
-            return None
-        sections, start, n = found
-        pb = self._read(sections["pbounds"], start, n + 1).astype(np.int64)
-        positions = self._read(sections["positions"], int(pb[0]), int(pb[-1] - pb[0]))
-        return self._read(sections["docs"], start, n), pb - pb[0], positions
 
 
 def bound_factor(segment_average: float, average: float) -> float:
@@ -368,14 +176,6 @@ def bound_factor(segment_average: float, average: float) -> float:
     bound at another average: a larger average shortens every document (at most by their ratio), a
     smaller one lengthens them (never a larger score)."""
     return max(1.0, average / segment_average)
-
-
-def _round_up(values: np.ndarray) -> np.ndarray:
-    """float64 → float32 never below the value: a bound must stay one."""
-    out = values.astype(np.float32)
-    low = out.astype(np.float64) < values
-    out[low] = np.nextafter(out[low], np.float32(np.inf))
-    return out
 
 
 def _pread(fd: int, section: tuple[int, np.dtype[Any], int], start: int, n: int) -> np.ndarray:

@@ -37,7 +37,7 @@ from whoosh.util.numeric import length_to_byte
 
 from searchsvc.errors import IndexUnavailable, SearchsvcError
 from searchsvc.store import flat
-from searchsvc.store.flat import FlatWriter
+from searchsvc.store.flat_write import FlatWriter
 
 _ONE = pack_uint(1)
 _UINT = struct.Struct("=I")  # array("I") items: native order, 4 bytes
