@@ -102,8 +102,9 @@ SETTINGS: tuple[Setting, ...] = (
             "match. Totals, facets and the page are the same either way (off: slower on baomoi for now)."),
     Setting("RESULT_CACHE", 2048, "Search answers kept per worker (0 turns it off); emptied on any index change.", 0),
     Setting("WARM_TERMS", 400,
-            "Most common words read in the background when a worker opens the index (0: none): their pages "
-            "are in the page cache before queries need them.", 0),
+            "Most common words read in the background when a worker opens the index or a new commit (0: none, "
+            "and no warm-up at all): their pages are in the page cache before queries need them. The "
+            "suggestion tables (every headline) and facets are built first, in the same background pass.", 0),
     Setting("RECENCY_WEIGHT", 0.1, "How much recency lifts newer articles in relevance order (0 turns it off).", 0),
     Setting("RECENCY_HALF_LIFE_DAYS", 365.0, "Age at which the recency lift halves.", 0.001),
     Setting("RELOAD_INTERVAL", 0.0,

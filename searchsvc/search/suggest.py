@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from bisect import bisect_right
 
+import numpy as np
+
 from searchsvc.analysis import fold_text
 from searchsvc.search.complete import Completions
 from searchsvc.search.results import FacetValue, Suggestion
@@ -14,16 +16,30 @@ COMPLETIONS = 4  # of the suggestions, at most this many completions
 TAGS = 2  # then at most this many tags; articles fill the rest
 
 
+Row = tuple[str, str, str, str, int]  # folded headline, headline, id, url, published (epoch s; 0: undated)
+
+
+def headline_rows(snapshot: Snapshot, docnums: np.ndarray) -> list[Row]:
+    """What suggestions keep of each of ``docnums``: its whole stored record is read (Whoosh stores one
+    record per document), so a worker reads them in batches in the background (``Engine._warm``)."""
+    out: list[Row] = []
+    for d in docnums.tolist():
+        f = snapshot.stored(d)
+        title = f.get("title") or ""
+        out.append((fold_text(title), title, str(f.get("id") or ""), str(f.get("url") or ""),
+                    int(snapshot.published[d])))
+    return out
+
+
 class Titles:
     """Every live headline, folded, newest first: built once per snapshot.
 
     The folded headlines are one string, one per line, so finding those that start with (or hold a word
     starting with) what was typed is ``str.find`` at C speed, newest first, stopping at the limit."""
 
-    def __init__(self, snapshot: Snapshot) -> None:
-        published = snapshot.published
-        items = [(fold_text(f.get("title") or ""), f.get("title") or "", str(f.get("id") or ""),
-                  str(f.get("url") or ""), int(published[d])) for d, f in snapshot.documents()]
+    def __init__(self, snapshot: Snapshot, rows: list[Row] | None = None) -> None:
+        """From ``rows`` (``headline_rows`` of every live document) when given, else read here."""
+        items = headline_rows(snapshot, np.flatnonzero(snapshot.live)) if rows is None else list(rows)
         items.sort(key=lambda t: -t[4])  # newest first among equal matches
         self.items = items
         self.text = "\n" + "\n".join(t[0].replace("\n", " ") for t in items) + "\n"

@@ -165,7 +165,7 @@ def test_a_new_snapshot_reads_the_most_common_words_in_the_background(index_dir:
         for t in threading.enumerate():
             if t.name == "warm":
                 t.join(timeout=30)
-        return {(f, term) for name, snap, f, term in read if name == "warm" and snap is snapshot}
+        return {(f, term) for name, snap, f, term in read if name == "warm" and snap is snapshot and f.startswith("text")}
 
     engine = Engine.open(index_dir, {"WARM_TERMS": 5})
     vocab = engine.snapshot.vocabulary
@@ -242,3 +242,38 @@ def test_boundary_dates_answer(engine: Engine) -> None:
 def test_related_needs_more_than_one_word_in_common(engine: Engine) -> None:
     assert engine.related_to_text("xin chào", "") == []
     assert engine.related_to_text("Giá vàng", "Giá vàng miếng tăng một triệu đồng")[0].hit.id == "a6"
+
+
+def test_a_new_snapshot_builds_its_suggestion_tables_in_the_background(index_dir: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from searchsvc.search import suggest
+
+    built: list[str] = []
+    init = suggest.Titles.__init__
+
+    def spy(self: suggest.Titles, *args: Any) -> None:
+        built.append(threading.current_thread().name)
+        init(self, *args)
+
+    monkeypatch.setattr(suggest.Titles, "__init__", spy)
+
+    def settled() -> None:
+        for t in threading.enumerate():
+            if t.name == "warm":
+                t.join(timeout=30)
+
+    engine = Engine.open(index_dir, {"WARM_TERMS": 5})
+    settled()
+    assert built == ["warm"]  # before any reader typed
+    assert [s.text for s in engine.suggest("trẻ", 8)] and built == ["warm"]  # the first suggestion builds nothing
+    # A commit makes a new snapshot: its tables are built in the background again, with the new headline.
+    add(IndexHome(index_dir), [Article(id="w2", title="Trẻ nhỏ tập bơi", lead="", body="Trẻ nhỏ học bơi.")])
+    engine.refresh()
+    settled()
+    assert built == ["warm", "warm"]
+    assert "Trẻ nhỏ tập bơi" in [s.text for s in engine.suggest("tre nho", 8)] and len(built) == 2
+    # Without a warm-up the first suggestion builds them, in the request.
+    off = Engine.open(index_dir, {"WARM_TERMS": 0})
+    assert off.suggest("trẻ", 8) and built[2:] == [threading.current_thread().name]
