@@ -75,6 +75,12 @@ class _Derived:
             self._titles = Titles(self.snapshot)
         return self._titles
 
+    def headline(self, docnum: int) -> str:
+        """A document's headline: from the suggestion tables once built (a stored record is read whole)."""
+        if self._titles is not None:
+            return self._titles.headline(docnum)
+        return str(self.snapshot.stored(docnum).get("title") or "")
+
     @property
     def has_titles(self) -> bool:
         return self._titles is not None
@@ -266,7 +272,7 @@ class Engine:
                                 np.concatenate([got.scores, more.scores]), got.scored + more.scored)
         if second and replan is not None:
             by_age = (lambda ts: lift(ts, self.settings)) if req.recency else None
-            p, got = feedback.second_look(ev, p, got, every, replan, by_age)
+            p, got = feedback.second_look(ev, p, got, every, replan, by_age, self._derived.headline)
         start = (req.page - 1) * req.per_page
         hits = [hit(self.snapshot, int(d), float(sc), p.marker if req.highlight else None)
                 for d, sc in zip(got.docs[start:window], got.scores[start:window])]

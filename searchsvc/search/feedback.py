@@ -50,14 +50,15 @@ def _title_holders(ev: Evaluator, p: Plan, matched: np.ndarray) -> np.ndarray:
 
 
 def second_look(ev: Evaluator, p: Plan, got: Collected, every: int | None, replan: Callable[[Votes], Plan],
-                lift: Callable[[np.ndarray], np.ndarray] | None) -> tuple[Plan, Collected]:
+                lift: Callable[[np.ndarray], np.ndarray] | None,
+                headline: Callable[[int], str]) -> tuple[Plan, Collected]:
     """The plan made again with the votes of the best matches' headlines, and ``got`` ranked again by it:
     the first RERANK_DOCS and the headlines holding a whole run, each tier apart (the first ``every``
     of ``got.matched`` hold every word; None: one tier)."""
     head = got.docs[:RERANK_DOCS]
     extra = np.setdiff1d(_title_holders(ev, p, got.matched), head)
     voters = np.concatenate([got.docs[:EVIDENCE_DOCS], extra])
-    titles = [str(ev.snapshot.stored(int(d)).get("title") or "") for d in voters]
+    titles = [headline(d) for d in voters.tolist()]
     found = votes(p.runs or [], titles)
     revised = replan(found) if found else None
     if revised is None or revised.loose is None:

@@ -16,7 +16,7 @@ COMPLETIONS = 4  # of the suggestions, at most this many completions
 TAGS = 2  # then at most this many tags; articles fill the rest
 
 
-Row = tuple[str, str, str, str, int]  # folded headline, headline, id, url, published (epoch s; 0: undated)
+Row = tuple[str, str, str, str, int, int]  # folded headline, headline, id, url, published (epoch s; 0: none), docnum
 
 
 def headline_rows(snapshot: Snapshot, docnums: np.ndarray) -> list[Row]:
@@ -27,7 +27,7 @@ def headline_rows(snapshot: Snapshot, docnums: np.ndarray) -> list[Row]:
         f = snapshot.stored(d)
         title = f.get("title") or ""
         out.append((fold_text(title), title, str(f.get("id") or ""), str(f.get("url") or ""),
-                    int(snapshot.published[d])))
+                    int(snapshot.published[d]), d))
     return out
 
 
@@ -49,6 +49,11 @@ class Titles:
             self.starts.append(at)
             at += len(t[0]) + 1
         self.completions = Completions(snapshot.vocabulary, (t[1] for t in items))
+        self._headlines = {t[5]: t[1] for t in items}  # docnum → headline, for the search's second look
+
+    def headline(self, docnum: int) -> str:
+        """The headline of a live document ("" for a deleted one)."""
+        return self._headlines.get(docnum, "")
 
     def _find(self, needle: str, limit: int, skip: set[int]) -> list[int]:
         found: list[int] = []

@@ -13,6 +13,7 @@ from searchsvc.articles import Article
 from searchsvc.search import feedback
 from searchsvc.search.engine import Engine
 from searchsvc.search.results import SearchRequest
+from searchsvc.store.snapshot import Snapshot
 from searchsvc.store.writer import build_index
 
 
@@ -115,3 +116,20 @@ def test_short_and_odd_queries_take_the_second_look_safely(engine: Engine, q: st
     before = _search(engine, q)
     assert r.total > 0 and (r.total, r.all_words_total) == (before.total, before.all_words_total)
     assert sorted(h.id for h in r.hits) == sorted(h.id for h in before.hits)
+
+
+def test_the_headlines_come_from_the_suggestion_tables_once_built_with_the_same_answer(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "index"
+    build_index(ARTICLES, home, procs=1, quiet=True)
+    engine = Engine.open(home, {"WARM_TERMS": 0, "RESULT_CACHE": 0, "RECENCY_WEIGHT": 0.0})
+    read: list[int] = []
+    stored = Snapshot.stored
+    monkeypatch.setattr(Snapshot, "stored", lambda self, d: read.append(d) or stored(self, d))
+    first = _search(engine, "ban moi cua toi")
+    assert len(read) > len(first.hits)  # no tables yet: the voters' stored records are read, not only the hits'
+    engine.suggest("ban", 8)  # builds the tables (the background warm-up does it when WARM_TERMS > 0)
+    read.clear()
+    again = _search(engine, "ban moi cua toi")
+    assert len(read) == len(again.hits)  # the hits' records only
+    assert again.hits == first.hits and again.interpreted_as == first.interpreted_as == "bạn mới của tôi"

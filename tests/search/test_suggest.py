@@ -37,3 +37,11 @@ def test_completions_then_tags_then_articles(index_dir: Path) -> None:
     assert got[0] == Suggestion("trẻ em", "completion")
     assert all(s.id and s.url for s in got if s.kind == "article")
     assert len(titles.suggest("tre", [], limit=2)) == 2
+
+
+def test_every_live_headline_by_its_document_number(index_dir: Path) -> None:
+    snapshot = Snapshot.open(IndexHome(index_dir).current())
+    titles = Titles(snapshot)
+    headlines = {d: f["title"] for d, f in snapshot.documents()}
+    assert len(headlines) > 3 and all(titles.headline(d) == h for d, h in headlines.items())
+    assert titles.headline(snapshot.n) == ""  # no such document
