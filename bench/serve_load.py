@@ -19,6 +19,7 @@ import http.client
 import json
 import os
 import random
+import resource
 import signal
 import subprocess
 import sys
@@ -124,6 +125,12 @@ def status_kb(pid: int, field: str) -> int:
         if line.startswith(field + ":"):
             return int(line.split()[1])
     return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/PID/stat, fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rollup_kb(pid: int) -> dict[str, int]:
@@ -278,7 +285,12 @@ def main(limit: int | None, distinct: int, zipf_s: float, connections: int, dura
         sampler = MemorySampler(pids)
         sampler.start()
         load = Load(port, paths, connections, duration)
+        cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+        workers_before = sum(cpu_seconds(pid) for pid in pids)
         seconds = load.run()
+        cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+        workers_cpu = sum(cpu_seconds(pid) for pid in pids) - workers_before
+        client_cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
         sampler.halt.set()
         sampler.join()
         sampler.sample()
@@ -305,6 +317,10 @@ def main(limit: int | None, distinct: int, zipf_s: float, connections: int, dura
     ok = rps >= TARGET_RPS and lat.get("p99", 1e9) <= TARGET_P99_MS and errors == 0 and peak <= TARGET_RSS_MB
     print(f"target >= {TARGET_RPS:.0f} req/s, p99 <= {TARGET_P99_MS:.0f} ms, 0 errors, <= {TARGET_RSS_MB:.0f} MB "
           f"per worker: {'met' if ok else 'MISSED'}")
+    cores = os.cpu_count() or 1
+    print(f"CPU during the run: workers {workers_cpu:.1f} s, this load generator {client_cpu:.1f} s, of "
+          f"{cores} cores × {seconds:.1f} s = {cores * seconds:.1f} s; workers' CPU per request "
+          f"{1000 * workers_cpu / max(1, done):.2f} ms")
     print(f"{load_before} (before) / {load_after} (after)")
     if json_name:
         out = corpus.OUT / Path(json_name).name
@@ -312,7 +328,8 @@ def main(limit: int | None, distinct: int, zipf_s: float, connections: int, dura
             "corpus": corpus.size_label(limit), **info, "distinct_queries": distinct, "zipf_s": zipf_s,
             "connections": connections, "workers": workers, "seconds": seconds, "requests": done, "rps": rps,
             "latency_ms": lat, "errors": load.errors, "workers_rss_mb": rss, "target_met": ok,
-            "load_before": load_before, "load_after": load_after,
+            "load_before": load_before, "load_after": load_after, "workers_cpu_s": workers_cpu,
+            "client_cpu_s": client_cpu,
         }
         out.write_text(json.dumps(result, indent=2), encoding="utf-8")
         print(f"wrote {out}")
