@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -237,6 +238,8 @@ def evaluate(name: str, corpus: JudgedCorpus, ids: list[str], systems: list[str]
         if "searchsvc" in systems:
             seconds = build_related_index(corpus, workdir / "searchsvc", procs=os.cpu_count() or 1)
             run, timings = run_searchsvc_related(workdir / "searchsvc", ids, LIST)
+            if label is not None:
+                print_misses(name, run, corpus.labels)
             yield Row(name, "searchsvc", score_related(run, corpus, label, timings, seconds), os.getloadavg()[0])
         for build, names in ((whoosh_peers, ("whoosh-mlt10", "whoosh-mlt50")), (tantivy_peers, ("tantivy-mlt",))):
             wanted = [s for s in names if s in systems]
@@ -248,6 +251,30 @@ def evaluate(name: str, corpus: JudgedCorpus, ids: list[str], systems: list[str]
             for system in wanted:
                 run, timings = _run(peers[system], ids)
                 yield Row(name, system, score_related(run, corpus, label, timings, seconds), os.getloadavg()[0])
+
+
+# Subsections that say how a story is told, not what it is about: content cannot tell them apart.
+FORMATS = ("Ảnh", "Tường thuật", "Video", "Ý kiến", "Tin tức", "Hậu trường")
+
+
+def _format(label: str | None) -> bool:
+    return bool(label) and any(part.strip() in FORMATS for part in str(label).split(">"))
+
+
+def print_misses(name: str, run: Mapping[str, list[str]], labels: Mapping[str, str], k: int = 5) -> None:
+    """searchsvc's top-k slots holding a story of another label: how many involve a format subsection on
+    either side, and the commonest pairs (the article's label → the listed story's)."""
+    pairs: Counter[tuple[str, str]] = Counter()
+    slots = 0
+    for article_id, found in run.items():
+        slots += k
+        pairs.update((labels[article_id], labels.get(r, "")) for r in found[:k] if labels.get(r) != labels[article_id])
+    missed = sum(pairs.values())
+    formats = sum(n for (a, b), n in pairs.items() if _format(a) or _format(b))
+    print(f"  {name}/searchsvc: {missed} of {slots} top-{k} slots hold another label, {formats} of them a format "
+          f"subsection ({', '.join(FORMATS)}) on either side; commonest:", file=sys.stderr)
+    for (a, b), n in pairs.most_common(6):
+        print(f"    {n:4d}  {a} → {b or '(none)'}", file=sys.stderr)
 
 
 def _fmt(value: float | None, spec: str = "6.3f") -> str:
