@@ -82,6 +82,8 @@ class Evaluator:
         """Read the postings of many terms at once (``postings`` then finds them): one search of each
         segment's term table instead of one per term."""
         missing = [t for t in dict.fromkeys(texts) if (field, t) not in self._postings]
+        if not missing:
+            return  # a second run of the same plan (pruning's rounds, a second look) reads nothing
         for text, got in zip(missing, self.snapshot.postings_many(field, missing)):
             self._postings[field, text] = self._with_df(got)
 
