@@ -21,7 +21,7 @@ import numpy as np
 from searchsvc.query.evidence import Votes, votes
 from searchsvc.query.nodes import Phrase
 from searchsvc.query.plan import Plan
-from searchsvc.search.evaluate import Evaluator
+from searchsvc.search.evaluate import Evaluator, best
 from searchsvc.search.prune import Collected
 
 EVIDENCE_DOCS = 20  # best matches whose headlines vote
@@ -45,7 +45,7 @@ def _title_holders(ev: Evaluator, p: Plan, matched: np.ndarray) -> np.ndarray:
             v = ev.run(Phrase("title_fold", tuple(s.folded for s in run)))
             ids = np.flatnonzero(v.match)
             ids = ids[np.isin(ids, matched)]
-            found.append(ids[np.argsort(-v.score[ids], kind="stable")][:TITLE_DOCS])
+            found.append(ids[best(v.score[ids], TITLE_DOCS)])
     return np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
 
 

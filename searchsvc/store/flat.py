@@ -21,7 +21,7 @@ reindex also writes, beside each segment, the same postings as plain arrays in o
   block maxima;
 * a JSON directory of those arrays (offset, dtype, length), which the first bytes point to.
 
-A term costs a binary search in the (memory-mapped) keys and two or three ``pread`` calls into fresh arrays:
+A term costs a binary search in the (memory-mapped) keys and two or three ``pread`` calls into the caller's arrays:
 the file's pages stay in the kernel's page cache, shared by every worker and never counted in a worker's
 memory, and nothing is decoded. The name matches Whoosh's segment file pattern, so Whoosh deletes the file
 with its segment. ``flat_write.FlatWriter`` writes it: the reindex beside each segment it builds
@@ -128,13 +128,6 @@ class FlatPostings:
             return None
         return self._read(self._fields[fieldname]["bfreq"], int(self._bstarts[i]), int(self._bcounts[i]))
 
-    def postings(self, fieldname: str, term: bytes) -> tuple[np.ndarray, np.ndarray] | None:
-        """(docs, weights) of the term in this segment, docs ascending; None when it has none."""
-        span = self.span(fieldname, term)
-        if span is None:
-            return None
-        return self._read(self._fields[fieldname]["docs"], *span), self._read(self._fields[fieldname]["weights"], *span)
-
     def spans(self, fieldname: str, keys: np.ndarray) -> list[tuple[int, int] | None]:
         """Where the postings of each term, given by its ``term_key``, lie in the field's arrays (start,
         count); None for a term the segment lacks. One search of the term table for all the terms."""
@@ -168,7 +161,6 @@ class FlatPostings:
     def read_positions_into(self, fieldname: str, start: int, out: np.ndarray) -> None:
         """The field's positions from ``start`` read straight into ``out`` (4-byte integers)."""
         _pread_into(self._fd, self._fields[fieldname]["positions"], start, out.view(np.uint32))
-
 
 
 def bound_factor(segment_average: float, average: float) -> float:

@@ -131,7 +131,7 @@ class Snapshot:
         """(docnums, bounds, positions): the term's positions in ``docnums[i]`` are
         ``positions[bounds[i]:bounds[i + 1]]`` (int32 arrays)."""
         term = text.encode("utf-8")
-        found = []
+        found = []  # (offset, segment, span, its postings' position bounds) of each segment holding the term
         for offset, segment in self._leaves:
             span = segment.span(field, term)
             pb = None if span is None else segment.position_bounds(field, span)
@@ -142,12 +142,12 @@ class Snapshot:
         positions = np.empty(sum(int(pb[-1] - pb[0]) for *_, pb in found), np.int32)
         at = shift = 0
         for offset, segment, span, pb in found:
-            end = at + span[1]
+            end, count = at + span[1], int(pb[-1] - pb[0])
             segment.read_into(field, span, docs[at:end], None)
             docs[at:end] += offset
             bounds[at:end] = pb[:-1] - pb[0] + shift
-            segment.read_positions_into(field, int(pb[0]), positions[shift:shift + int(pb[-1] - pb[0])])
-            at, shift = end, shift + int(pb[-1] - pb[0])
+            segment.read_positions_into(field, int(pb[0]), positions[shift:shift + count])
+            at, shift = end, shift + count
         bounds[n] = shift
         return docs, bounds, positions
 

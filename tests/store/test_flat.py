@@ -133,10 +133,12 @@ def _check_every_term(home: Path) -> tuple[int, int]:
             got_ids: list[int] = []
             got_weights: list[float] = []
             for segment, offset in leaves:
-                found = segment.postings(fieldname, term)  # type: ignore[union-attr]
-                if found is not None:
-                    got_ids += (found[0].astype(np.int64) + offset).tolist()
-                    got_weights += found[1].tolist()
+                span = segment.span(fieldname, term)  # type: ignore[union-attr]
+                if span is not None:
+                    docs, w = np.empty(span[1], np.int32), np.empty(span[1], np.float32)
+                    segment.read_into(fieldname, span, docs, w)  # type: ignore[union-attr]
+                    got_ids += (docs.astype(np.int64) + offset).tolist()
+                    got_weights += w.tolist()
             assert (got_ids, got_weights) == (ids, np.asarray(weights, np.float32).tolist()), (fieldname, term)
             checked += 1
             continue
