@@ -1,0 +1,72 @@
+"""A steady loop for a sampling profiler: searches of the query-latency mix, or a 1-process reindex.
+
+cProfile (``query_latency.py --profile``) charges every Python call and so inflates code made of many
+small calls; a sampling profiler attached to this loop does not. For example (py-spy is not a project
+dependency: ``pip install py-spy``):
+
+    py-spy record -r 500 -f raw -o search.txt -- python bench/profile_loop.py search --rounds 8
+    py-spy record -r 400 -f raw -o reindex.txt -- python bench/profile_loop.py reindex --limit 3000
+
+``search`` warms the engine on the next seed's mix first (as query_latency.py does) and prints the mean
+wall ms a query of the timed loop; keep only the samples under its loop when reading the profile.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from itertools import islice
+from pathlib import Path
+
+import click
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _corpus as corpus  # noqa: E402
+
+from searchsvc.search.engine import Engine, SearchRequest  # noqa: E402
+
+
+@click.group()
+def main() -> None:
+    """Loops to profile."""
+
+
+@main.command()
+@click.option("--rounds", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--queries", "n_queries", type=click.IntRange(min=1), default=300, show_default=True)
+@click.option("--seed", type=int, default=2017, show_default=True)
+def search(rounds: int, n_queries: int, seed: int) -> None:
+    """``Engine.search`` over the bench mix (all of baomoi, answer cache off), ``rounds`` times."""
+    articles, vocab = corpus.load_articles(None)
+    queries = corpus.make_queries(articles, vocab, n_queries, seed)
+    engine = Engine.open(corpus.searchsvc_index(articles, None, False), {"RESULT_CACHE": 0})
+    for q in corpus.make_queries(articles, vocab, n_queries, seed + 1):
+        engine.search(SearchRequest(q=q.q, tags=q.tags, per_page=10))
+    started = time.perf_counter()
+    for _ in range(rounds):
+        for q in queries:
+            engine.search(SearchRequest(q=q.q, tags=q.tags, per_page=10))
+    ms = (time.perf_counter() - started) * 1000 / (rounds * len(queries))
+    click.echo(f"{ms:.2f} ms a query (mean of {rounds} × {len(queries)}); {corpus.uptime()}")
+
+
+@main.command()
+@click.option("--limit", type=click.IntRange(min=1), default=3000, show_default=True)
+def reindex(limit: int) -> None:
+    """A 1-process reindex of the first ``limit`` baomoi records (what ``analysis_cpu.py`` times)."""
+    from searchsvc.analysis.segment import load_model
+    from searchsvc.ingest import read_sources
+    from searchsvc.store.home import IndexHome
+    from searchsvc.store.writer import reindex as run_reindex
+
+    load_model()
+    corpus_path = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "news" / "baomoi_2017.jsonl.gz"
+    with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:
+        report = run_reindex(IndexHome(Path(tmp)), islice(read_sources([str(corpus_path)]), limit), procs=1)
+    click.echo(f"{report.indexed:,} articles indexed; {corpus.uptime()}")
+
+
+if __name__ == "__main__":
+    main()
