@@ -242,3 +242,22 @@ def test_fast_path_marks_and_windows_like_the_reference_on_generated_text(
         exact |= picked
         folded |= {fold(canonical(t)) for t in data.draw(st.frozensets(st.sampled_from(own), max_size=3))}
     check([lead, body], Marker(exact, folded), window)
+
+
+_skeleton_text = st.text(alphabet="ab09 .,/:", max_size=400)
+
+
+@settings(max_examples=500, deadline=None)
+@given(skeleton=_skeleton_text, data=st.data())
+def test_syllables_between_two_places_are_counted_as_the_tokenizer_finds_them(
+    skeleton: str, data: st.DataObject
+) -> None:
+    start = data.draw(st.integers(0, len(skeleton)))
+    end = data.draw(st.integers(start, len(skeleton)))
+    cap = data.draw(st.integers(1, 40))
+    # Neither end inside a syllable, as _count is called: at a syllable start or the text's end.
+    starts = [m.start() for m in snippets._SYLLABLE.finditer(skeleton)] + [len(skeleton)]
+    start, end = min(s for s in starts if s >= start), min(s for s in starts if s >= end)
+    start = min(start, end)
+    expected = min(cap, len(snippets._SYLLABLE.findall(skeleton, start, end)))
+    assert snippets._count(skeleton, start, end, cap) == expected
