@@ -18,8 +18,9 @@ from searchsvc.analysis import WORD_JOINER, fold, postings
 from searchsvc.articles import Article
 from searchsvc.model import vocabulary
 from searchsvc.model.vocabulary import _MIN_WORD_DF, Vocabulary
-from searchsvc.search.engine import Engine
+from searchsvc.store.home import IndexHome
 from searchsvc.store.schema import PART_WEIGHTS
+from searchsvc.store.snapshot import Snapshot
 from searchsvc.store.writer import build_index
 
 N_DOCS = 40
@@ -41,11 +42,12 @@ def home(articles: list[Article], tmp_path_factory: pytest.TempPathFactory) -> P
 
 @pytest.fixture(scope="module")
 def vocab(home: Path) -> Vocabulary:
-    engine = Engine.open(home)
+    # A Snapshot alone: an Engine's background warm-up would still be reading the one closed here.
+    snapshot = Snapshot.open(IndexHome(home).current())
     try:
-        return engine.snapshot.vocabulary
+        return snapshot.vocabulary
     finally:
-        engine.snapshot.close()
+        snapshot.close()
 
 
 def _df(articles: list[Article], folded: bool) -> Counter[str]:
