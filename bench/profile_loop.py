@@ -15,10 +15,8 @@ only the samples under its loop when reading the profile.
 from __future__ import annotations
 
 import sys
-import tempfile
 import threading
 import time
-from itertools import islice
 from pathlib import Path
 
 import click
@@ -26,8 +24,9 @@ import click
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _corpus as corpus  # noqa: E402
+from query_latency import request  # noqa: E402
 
-from searchsvc.search.engine import Engine, SearchRequest  # noqa: E402
+from searchsvc.search.engine import Engine  # noqa: E402
 
 
 @click.group()
@@ -45,14 +44,14 @@ def search(rounds: int, n_queries: int, seed: int) -> None:
     queries = corpus.make_queries(articles, vocab, n_queries, seed)
     engine = Engine.open(corpus.searchsvc_index(articles, None, False), {"RESULT_CACHE": 0})
     for q in corpus.make_queries(articles, vocab, n_queries, seed + 1):
-        engine.search(SearchRequest(q=q.q, tags=q.tags, per_page=10))
+        engine.search(request(q))
     for thread in threading.enumerate():  # the engine's background warm-up would share the timed loop's CPU
         if thread.name == "warm":
             thread.join()
     started, cpu = time.perf_counter(), time.thread_time()
     for _ in range(rounds):
         for q in queries:
-            engine.search(SearchRequest(q=q.q, tags=q.tags, per_page=10))
+            engine.search(request(q))
     n = rounds * len(queries)
     ms, cpu_ms = ((time.perf_counter() - started) * 1000 / n), (time.thread_time() - cpu) * 1000 / n
     click.echo(f"{ms:.2f} ms, {cpu_ms:.2f} CPU ms a query (mean of {rounds} × {len(queries)}); {corpus.uptime()}")
@@ -61,17 +60,14 @@ def search(rounds: int, n_queries: int, seed: int) -> None:
 @main.command()
 @click.option("--limit", type=click.IntRange(min=1), default=3000, show_default=True)
 def reindex(limit: int) -> None:
-    """A 1-process reindex of the first ``limit`` baomoi records (what ``analysis_cpu.py`` times)."""
-    from searchsvc.analysis.segment import load_model
-    from searchsvc.ingest import read_sources
-    from searchsvc.store.home import IndexHome
-    from searchsvc.store.writer import reindex as run_reindex
+    """A 1-process reindex of the first ``limit`` baomoi records: what ``analysis_cpu.py`` times."""
+    from analysis_cpu import _reindex
 
-    load_model()
-    corpus_path = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "news" / "baomoi_2017.jsonl.gz"
-    with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:
-        report = run_reindex(IndexHome(Path(tmp)), islice(read_sources([str(corpus_path)]), limit), procs=1)
-    click.echo(f"{report.indexed:,} articles indexed; {corpus.uptime()}")
+    from searchsvc.analysis.segment import load_model
+
+    load_model()  # outside the loop, as analysis_cpu.py loads it outside its measurement
+    indexed = _reindex(corpus.CORPUS, limit)()
+    click.echo(f"{indexed:,} articles indexed; {corpus.uptime()}")
 
 
 if __name__ == "__main__":
