@@ -108,7 +108,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RECENCY_WEIGHT", 0.1, "How much recency lifts newer articles in relevance order (0 turns it off).", 0),
     Setting("RECENCY_HALF_LIFE_DAYS", 365.0, "Age at which the recency lift halves.", 0.001),
     Setting("RELOAD_INTERVAL", 0.0,
-            "Seconds between a worker's checks for a new generation or changes (0: every request; it costs a stat).",
+            "Seconds between a worker's checks for a new generation or changes "
+            "(0: every request; two stats while nothing changed).",
             0),
     Setting("SHRINK_GUARD", 0.5,
             "A reindex that would publish fewer than this share of the serving generation's articles is refused "

@@ -97,6 +97,7 @@ class Engine:
         self.settings = {**DEFAULTS, **settings}
         self._lock = threading.RLock()
         self._checked = 0.0
+        self._mark: tuple[int, ...] | None = None  # the index's fingerprint at the last full look (refresh)
         # Searches answered from the answer cache and those computed, since this engine opened (web/metrics.py).
         self.cache_hits = self.cache_misses = 0
         self._open()
@@ -120,20 +121,27 @@ class Engine:
             threading.Thread(target=self._warm, args=(derived,), daemon=True, name="warm").start()
 
     def refresh(self) -> None:
-        """Pick up a new generation or committed changes; at most once per RELOAD_INTERVAL."""
+        """Pick up a new generation or committed changes; at most once per RELOAD_INTERVAL, and by two stats
+        alone while the index's fingerprint stays what it was at the last full look."""
         with self._lock:
             now = time.monotonic()
             if now - self._checked < float(self.settings["RELOAD_INTERVAL"]):
                 return
             self._checked = now
             old = self._derived.snapshot
+            # Taken before the full look, so a change during it shows as another fingerprint next time.
+            mark = self.home.fingerprint(old.generation)
+            if mark is not None and mark == self._mark:
+                return
             if self.home.current().path != old.generation.path:
                 self._open()
             else:
                 newer = old.reopened()
                 if newer is None:
+                    self._mark = mark
                     return
                 self._use(newer)
+            self._mark = mark
             old.close()
 
     @property

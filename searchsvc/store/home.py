@@ -38,6 +38,7 @@ from searchsvc.store.schema import FORMAT_VERSION, SCHEMA_VERSION
 
 _GEN = re.compile(r"^gen-(\d{6})$")
 META = "meta.json"
+FRESH_SECONDS = 1.0  # a fingerprint younger than this is not trusted (IndexHome.fingerprint)
 _PR_SET_PDEATHSIG = 1
 _held: set[int] = set()  # descriptors of the locks this process holds
 
@@ -95,6 +96,20 @@ class IndexHome:
         if match is None or not gen_path.is_dir():
             raise IndexUnavailable(f"{pointer} names {name!r}, which is not a generation: run a reindex")
         return Generation(int(match.group(1)), gen_path)
+
+    def fingerprint(self, gen: Generation) -> tuple[int, ...] | None:
+        """Two stats that change whenever what ``gen`` serves could: CURRENT (``os.replace`` on a publish)
+        and ``gen``'s folder (every commit adds files to it, a merge removes some; none is rewritten in
+        place: see ``replica.py``). None when either changed in the last FRESH_SECONDS, or is gone: a
+        change in the same clock tick as the look would leave the times equal, so only an old, quiet
+        fingerprint may stand in for reading CURRENT and listing the folder."""
+        try:
+            pointer, folder = os.stat(self.path / "CURRENT"), os.stat(gen.path)
+        except OSError:
+            return None
+        if time.time_ns() - max(pointer.st_mtime_ns, folder.st_mtime_ns) < FRESH_SECONDS * 1e9:
+            return None
+        return (pointer.st_ino, pointer.st_mtime_ns, pointer.st_size, folder.st_ino, folder.st_mtime_ns)
 
     def meta(self, gen: Generation) -> dict[str, Any]:
         try:

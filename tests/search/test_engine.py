@@ -3,6 +3,8 @@ facets, sorting, recency, suggestions, tags, related, refresh after changes."""
 
 from __future__ import annotations
 
+import os
+import time
 import unicodedata
 from datetime import date, datetime
 from pathlib import Path
@@ -129,6 +131,27 @@ def test_refresh_sees_adds_deletes_and_new_generations(engine: Engine, index_dir
     build_index([Article(id="z1", title="Thế hệ mới", body="Chỉ một bài")], index_dir)
     engine.refresh()
     assert engine.health()["doc_count"] == 1 and ids(engine, "thế hệ") == ["z1"]
+
+
+def test_a_refresh_with_nothing_new_reads_only_two_stats(engine: Engine, index_dir: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # A worker checks before every request (RELOAD_INTERVAL 0): reading CURRENT and listing the generation
+    # each time was 0.12 ms of a request's 0.73 ms of fixed cost.
+    home = IndexHome(index_dir)
+    gen = home.current()
+    then = time.time() - 60
+    for p in (index_dir / "CURRENT", gen.path):
+        os.utime(p, (then, then))
+    engine.refresh()  # the full check, which remembers the fingerprint
+    calls: list[str] = []
+    monkeypatch.setattr(IndexHome, "current", lambda self: calls.append("current") or gen)
+    for _ in range(3):
+        engine.refresh()
+    assert calls == []
+    monkeypatch.undo()
+    add(home, [Article(id="n2", title="Bão số 6 đổ bộ", body="Bão lớn.")])  # the folder's mtime is now
+    engine.refresh()
+    assert ids(engine, "bão")[0] == "n2"
 
 
 def test_cached_answers_are_dropped_when_the_index_changes(engine: Engine, index_dir: Path) -> None:

@@ -197,3 +197,35 @@ def test_journal_reads_from_an_offset(tmp_path: Path) -> None:
     assert home.read_journal(offset) == [
         {"op": "add", "article": {"id": "b", "title": "Tiêu đề"}}, {"op": "delete", "id": "c"}]
     assert len(home.read_journal(0)) == 3
+
+
+def _age(*paths: Path, seconds: float = 60.0) -> None:
+    then = time.time() - seconds
+    for p in paths:
+        os.utime(p, (then, then))
+
+
+def test_a_fingerprint_is_trusted_only_once_it_is_old_and_changes_with_a_commit_or_a_publish(tmp_path: Path) -> None:
+    home = IndexHome(tmp_path)
+    _published(home)
+    gen = home.current()
+    assert home.fingerprint(gen) is None  # just written: a change in the same clock tick would not show
+    _age(home.path / "CURRENT", gen.path)
+    mark = home.fingerprint(gen)
+    assert mark is not None and home.fingerprint(gen) == mark
+    (gen.path / "_MAIN_2.toc").write_bytes(b"")  # a commit adds files to the generation's folder
+    _age(home.path / "CURRENT", gen.path, seconds=30.0)
+    assert home.fingerprint(gen) not in (None, mark)
+    mark = home.fingerprint(gen)
+    _published(home)  # CURRENT replaced
+    _age(home.path / "CURRENT", seconds=30.0)
+    assert home.fingerprint(gen) not in (None, mark)
+
+
+def test_a_fingerprint_of_a_removed_generation_is_none(tmp_path: Path) -> None:
+    home = IndexHome(tmp_path)
+    _published(home)
+    gen = home.current()
+    _age(home.path / "CURRENT", gen.path)
+    gen.path.rename(tmp_path / "elsewhere")
+    assert home.fingerprint(gen) is None
