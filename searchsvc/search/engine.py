@@ -75,11 +75,13 @@ class _Derived:
             self._titles = Titles(self.snapshot)
         return self._titles
 
-    def headline(self, docnum: int) -> str:
-        """A document's headline: from the suggestion tables once built (a stored record is read whole)."""
+    def headline(self, docnum: int) -> tuple[str, str]:
+        """A document's headline and its ``fold_text``: from the suggestion tables once built (a stored
+        record is read whole)."""
         if self._titles is not None:
             return self._titles.headline(docnum)
-        return str(self.snapshot.stored(docnum).get("title") or "")
+        title = str(self.snapshot.stored(docnum).get("title") or "")
+        return title, fold_text(title)
 
     @property
     def has_titles(self) -> bool:

@@ -51,15 +51,16 @@ def _title_holders(ev: Evaluator, p: Plan, matched: np.ndarray) -> np.ndarray:
 
 def second_look(ev: Evaluator, p: Plan, got: Collected, every: int | None, replan: Callable[[Votes], Plan],
                 lift: Callable[[np.ndarray], np.ndarray] | None,
-                headline: Callable[[int], str]) -> tuple[Plan, Collected]:
+                headline: Callable[[int], tuple[str, str]]) -> tuple[Plan, Collected]:
     """The plan made again with the votes of the best matches' headlines, and ``got`` ranked again by it:
     the first RERANK_DOCS and the headlines holding a whole run, each tier apart (the first ``every``
-    of ``got.matched`` hold every word; None: one tier)."""
+    of ``got.matched`` hold every word; None: one tier). ``headline`` gives a document's headline and its
+    ``fold_text``."""
     head = got.docs[:RERANK_DOCS]
     extra = np.setdiff1d(_title_holders(ev, p, got.matched), head)
     voters = np.concatenate([got.docs[:EVIDENCE_DOCS], extra])
     titles = [headline(d) for d in voters.tolist()]
-    found = votes(p.runs or [], titles)
+    found = votes(p.runs or [], [t[0] for t in titles], [t[1] for t in titles])
     revised = replan(found) if found else None
     if revised is None or revised.loose is None:
         return p, got

@@ -49,11 +49,11 @@ class Titles:
             self.starts.append(at)
             at += len(t[0]) + 1
         self.completions = Completions(snapshot.vocabulary, (t[1] for t in items))
-        self._headlines = {t[5]: t[1] for t in items}  # docnum → headline, for the search's second look
+        self._headlines = {t[5]: (t[1], t[0]) for t in items}  # docnum → headline, folded: the second look's
 
-    def headline(self, docnum: int) -> str:
-        """The headline of a live document ("" for a deleted one)."""
-        return self._headlines.get(docnum, "")
+    def headline(self, docnum: int) -> tuple[str, str]:
+        """The headline of a live document and its ``fold_text`` (both "" for a deleted one)."""
+        return self._headlines.get(docnum, ("", ""))
 
     def _find(self, needle: str, limit: int, skip: set[int]) -> list[int]:
         found: list[int] = []

@@ -51,3 +51,12 @@ def test_punctuation_breaks_a_stretch_and_runs_are_numbered_apart() -> None:
     assert votes([_run("ban moi")], ["bạn. Mới"]) == {}
     got = votes([_run("tre em"), _run("bong da")], ["Trẻ em chơi bóng đá"])
     assert got == {(0, 0): {"trẻ": 1.0}, (0, 1): {"em": 1.0}, (1, 0): {"bóng": 1.0}, (1, 1): {"đá": 1.0}}
+
+
+def test_texts_folded_by_the_caller_vote_as_when_folded_here(sample_articles: tuple) -> None:
+    from searchsvc.analysis import fold_text
+
+    titles = [a.title for a in sample_articles]
+    runs = [_run(fold_text(" ".join(t.split()[:3]))) for t in titles[:40:4]]
+    assert any(votes(runs, titles))  # the headlines' own runs: there is something to vote
+    assert votes(runs, titles, [fold_text(t) for t in titles]) == votes(runs, titles)
