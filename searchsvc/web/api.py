@@ -90,11 +90,13 @@ def limit_param(default: int) -> int:
 
 
 def _etag(engine: Engine) -> str:
-    # What the engine serves (generation + its change marker) plus the full URL: any new data or any
-    # other parameters give another tag. The engine's view is used, not the disk's, so a worker that
-    # has not reloaded yet never labels old results with a new tag.
-    marker = f"{engine.state_tag()}|{request.url}"
-    return hashlib.sha256(marker.encode("utf-8")).hexdigest()[:32]
+    # What the engine serves (generation + its change marker) plus the path and the query string as sent:
+    # any new data or any other parameters give another tag. The engine's view is used, not the disk's, so a
+    # worker that has not reloaded yet never labels old results with a new tag. (Not ``request.url``: building
+    # that IRI cost more than the rest of the tag.)
+    path = request.script_root + request.path  # its length keeps an encoded "?" in it from meeting the query's
+    marker = f"{engine.state_tag()}|{len(path)}|{path}|".encode() + request.query_string
+    return hashlib.sha256(marker).hexdigest()[:32]
 
 
 def conditional(view: Callable[..., Response]) -> Callable[..., Response]:

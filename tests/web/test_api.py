@@ -136,6 +136,9 @@ def test_etag_and_revalidation(client: FlaskClient) -> None:
     assert first.headers["Cache-Control"] == "no-cache"
     assert client.get("/api/search?q=trẻ em").headers["ETag"] == tag
     assert client.get("/api/search?q=trẻ em&page=1").headers["ETag"] != tag
+    # A "?" inside a tag's path is not the start of a query string: two answers, two tags.
+    assert client.get("/api/tags/a%3Fb").headers["ETag"] != client.get("/api/tags/a?b").headers["ETag"]
+    assert client.get("/api/tags/a%3Fb?").headers["ETag"] != client.get("/api/tags/a?b?").headers["ETag"]
     again = client.get("/api/search?q=trẻ em", headers={"If-None-Match": tag})
     assert again.status_code == 304 and again.data == b""
     assert client.get("/api/search?q=trẻ em", headers={"If-None-Match": '"other"'}).status_code == 200
