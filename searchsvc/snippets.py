@@ -196,20 +196,23 @@ def _find(text: str, marker: Marker) -> _Found:
 
 
 def _numbered(found: _Found, hits: int, cap: int) -> list[int]:
-    """Syllable numbers of the first ``hits`` matches.
+    """Syllable numbers of (at least) the first ``hits`` matches, counted on from those already known.
 
     On the fast path they count at most ``cap`` syllables between two matches (and before the first):
-    enough to compare every distance a window spans, without splitting far-apart text.
+    enough to compare every distance a window spans, without splitting far-apart text. The same ``cap``
+    for every call on one text.
     """
+    if found.skeleton is None:
+        assert found.numbers is not None
+        return found.numbers  # the full analysis numbered every match
     if found.numbers is None:
-        assert found.skeleton is not None
         found.numbers = []
-        n = previous = 0
-        for start in found.starts[:hits]:
-            n += _count(found.skeleton, previous, start, cap)
-            found.numbers.append(n)
-            previous = start
-    return found.numbers
+    numbers = found.numbers
+    while len(numbers) < min(hits, len(found.starts)):
+        i = len(numbers)
+        previous, n = (found.starts[i - 1], numbers[-1]) if i else (0, 0)
+        numbers.append(n + _count(found.skeleton, previous, found.starts[i], cap))
+    return numbers
 
 
 # -- windows and rendering ----------------------------------------------------------------------------
@@ -278,25 +281,36 @@ def best_fragment(texts: list[str], marker: Marker, window: int = WINDOW) -> str
     window = max(window, 1)  # a snippet holds at least one syllable
     lengths = [len(t) for t in texts]
     texts = [t if len(t) <= SCAN_CHARS else t[: t.rfind(" ", 0, SCAN_CHARS) + 1 or SCAN_CHARS] for t in texts]
+    # A later text wins only with more distinct matches than the best so far: none can hold more than
+    # the marker's forms, nor more than its own (``distinct``), so such texts are not searched or numbered.
+    forms = len({fold(e) for e in marker.exact} | marker.folded)
     for index, text in enumerate(texts):
-        if not text:
+        if not text or (best is not None and best[0] >= forms):
             continue
         found[index] = f = _find(text, marker)
         if not f.starts:
             if best is None and _has_syllables(f):
                 best = (0, -index, 0, None)
             continue
-        if len(set(f.folded)) == 1 and window > LEAD_IN:
+        distinct = len(set(f.folded))
+        if best is not None and best[0] >= distinct:
+            continue
+        if distinct == 1 and window > LEAD_IN:
             # Every window around a match holds that one form: the first match wins, and only
             # whether it lies within LEAD_IN syllables of the start matters.
-            numbers = _numbered(f, 1, LEAD_IN + 1)
-        else:
-            numbers = _numbered(f, len(f.starts), max(window, LEAD_IN + 1))
-        for k, h in enumerate(numbers):
-            first = max(0, h - LEAD_IN)
+            best = (1, -index, max(0, _numbered(f, 1, LEAD_IN + 1)[0] - LEAD_IN), 0)
+            continue
+        cap = max(window, LEAD_IN + 1)
+        for k in range(len(f.starts)):
+            numbers = _numbered(f, k + 1, cap)
+            first = max(0, numbers[k] - LEAD_IN)
+            while len(numbers) < len(f.starts) and numbers[-1] < first + window:  # the window's matches
+                numbers = _numbered(f, len(numbers) + 1, cap)
             score = len(set(f.folded[k : bisect_left(numbers, first + window, k)]))
             if best is None or (score, -index) > best[:2]:
                 best = (score, -index, first, k)
+            if score == distinct:
+                break  # the first window holding every form of this text: no later one beats it
     if best is None:
         return ""
     _, neg_index, first, hit = best

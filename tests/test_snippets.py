@@ -83,6 +83,18 @@ def test_the_window_starts_a_few_syllables_before_the_match() -> None:
     assert frag.endswith(" chữ25 …")
 
 
+
+def test_a_body_is_chosen_only_for_more_distinct_matches_than_the_lead_holds() -> None:
+    # best_fragment skips a text that cannot beat the best so far: each case is checked against the reference.
+    filler = " ".join(f"chữ{i}" for i in range(60))
+    both = marker(exact={"trẻ"}, folded={"em"})
+    for lead, body in [("Trẻ em vùng cao", f"{filler} trẻ em {filler}"),  # the lead holds every form: it wins
+                       ("Trẻ nhỏ vùng cao", f"{filler} trẻ em {filler}"),  # the body holds more
+                       ("Trẻ nhỏ", f"{filler} trẻ {filler} trẻ"),  # as many: the lead wins the tie
+                       ("", f"trẻ {filler} em {filler} trẻ em")]:  # the last window holds both
+        check([lead, body], both)
+    assert "<mark>em</mark>" in best_fragment(["Trẻ nhỏ vùng cao", f"{filler} trẻ em {filler}"], both)
+
 # -- the reference: every syllable analysed (the rule highlighting had before the fast path) -------------
 
 
