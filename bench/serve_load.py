@@ -50,10 +50,12 @@ def path_for(q: corpus.Query) -> str:
 
 
 @contextmanager
-def server(home: Path, workers: int, log_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """``searchsvc serve`` on a free loopback port; stopped (its whole process group) on the way out."""
+def server(home: Path, workers: int, log_path: Path,
+           exe: Path | None = None) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """``searchsvc serve`` (this environment's, or ``exe``) on a free loopback port; stopped (its whole process
+    group) on the way out."""
     port = free_port()
-    exe = Path(sys.executable).with_name("searchsvc")
+    exe = exe or Path(sys.executable).with_name("searchsvc")
     cmd = [str(exe), "--index-dir", str(home), "--quiet", "serve", "--host", HOST, "--port", str(port),
            "--workers", str(workers)]
     with open(log_path, "wb") as log:
