@@ -160,7 +160,7 @@ def main(limit: int | None, n_queries: int, seed: int, rebuild: bool, profile_to
     for name, p in (("searchsvc", s), ("sqlite fts5", f)):
         rows.append([name] + [f"{p[k]:.1f}" for k in cols])
     rows.append(["ratio"] + [f"{s[k] / f[k]:.1f}x" if f[k] else "-" for k in cols])
-    info = corpus.index_info(home) if index_dir is None else {
+    info: dict[str, Any] = corpus.index_info(home) if index_dir is None else {
         "articles": len(articles), "index_bytes": sum(p.stat().st_size for p in home.rglob("*") if p.is_file()),
         "index_seconds": None}
     zero_ours = sum(1 for a, _ in totals if a == 0)
