@@ -38,7 +38,7 @@ from searchsvc.store.schema import FORMAT_VERSION, SCHEMA_VERSION
 
 _GEN = re.compile(r"^gen-(\d{6})$")
 META = "meta.json"
-FRESH_SECONDS = 1.0  # a fingerprint younger than this is not trusted (IndexHome.fingerprint)
+FRESH_SECONDS = 2.0  # a fingerprint younger than this is not trusted: the coarsest common mtime (FAT) is 2 s
 _PR_SET_PDEATHSIG = 1
 _held: set[int] = set()  # descriptors of the locks this process holds
 
