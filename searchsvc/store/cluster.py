@@ -120,7 +120,9 @@ class DaskExecutor:
         done = as_completed(loop=self.client.loop)
         try:
             with self._scheduler_calls():
-                static_future = self.client.scatter(static, broadcast=True)
+                # A key of its own (not the data's hash): two jobs with the same settings on one scheduler,
+                # one releasing its copy as the next scatters it, never share or lose one.
+                static_future = self.client.scatter(static, broadcast=True, hash=False)
             stats.bytes_out += len(static) * max(1, stats.workers)
             limit = IN_FLIGHT_PER_WORKER * max(1, stats.workers)
             for first, chunk in _chunks(items, self.chunk_bytes):
