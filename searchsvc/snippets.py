@@ -18,7 +18,7 @@ import re
 import unicodedata
 from bisect import bisect_left
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from html import escape
 from itertools import islice
 
@@ -40,6 +40,11 @@ class Marker:
 
     def matches(self, exact: str, folded: str) -> bool:
         return exact in self.exact or folded in self.folded
+
+    @cached_property
+    def forms(self) -> frozenset[str]:
+        """The folded forms a marked syllable can have: the folded ones, and the folds of the exact ones."""
+        return frozenset({fold(e) for e in self.exact} | self.folded)
 
     def __bool__(self) -> bool:
         return bool(self.exact or self.folded)
@@ -100,7 +105,7 @@ def _candidates(marker: Marker) -> tuple[re.Pattern[str], ...]:
     the start of the syllable ``1.1``), so its regex takes one character per match and skips no start.
     """
     patterns = []
-    for form in sorted({fold(e) for e in marker.exact} | marker.folded):
+    for form in sorted(marker.forms):
         if not re.fullmatch(r"[a-z0-9][a-z0-9.,/:]*", form):
             continue  # no syllable of a skeleton looks like this
         if re.search("[.,/:]", form):
@@ -283,7 +288,7 @@ def best_fragment(texts: list[str], marker: Marker, window: int = WINDOW) -> str
     texts = [t if len(t) <= SCAN_CHARS else t[: t.rfind(" ", 0, SCAN_CHARS) + 1 or SCAN_CHARS] for t in texts]
     # A later text wins only with more distinct matches than the best so far: none can hold more than
     # the marker's forms, nor more than its own (``distinct``), so such texts are not searched or numbered.
-    forms = len({fold(e) for e in marker.exact} | marker.folded)
+    forms = len(marker.forms)
     for index, text in enumerate(texts):
         if not text or (best is not None and best[0] >= forms):
             continue

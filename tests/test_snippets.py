@@ -83,7 +83,6 @@ def test_the_window_starts_a_few_syllables_before_the_match() -> None:
     assert frag.endswith(" chữ25 …")
 
 
-
 def test_a_body_is_chosen_only_for_more_distinct_matches_than_the_lead_holds() -> None:
     # best_fragment skips a text that cannot beat the best so far: each case is checked against the reference.
     filler = " ".join(f"chữ{i}" for i in range(60))
@@ -94,6 +93,7 @@ def test_a_body_is_chosen_only_for_more_distinct_matches_than_the_lead_holds() -
                        ("", f"trẻ {filler} em {filler} trẻ em")]:  # the last window holds both
         check([lead, body], both)
     assert "<mark>em</mark>" in best_fragment(["Trẻ nhỏ vùng cao", f"{filler} trẻ em {filler}"], both)
+
 
 # -- the reference: every syllable analysed (the rule highlighting had before the fast path) -------------
 

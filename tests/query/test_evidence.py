@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from searchsvc.analysis import syllables
+from searchsvc.analysis import fold_text, syllables
+from searchsvc.articles import Article
 from searchsvc.query.evidence import MIN_STRETCH, votes
 from searchsvc.query.restore import Syllable
 
@@ -53,9 +54,7 @@ def test_punctuation_breaks_a_stretch_and_runs_are_numbered_apart() -> None:
     assert got == {(0, 0): {"trẻ": 1.0}, (0, 1): {"em": 1.0}, (1, 0): {"bóng": 1.0}, (1, 1): {"đá": 1.0}}
 
 
-def test_texts_folded_by_the_caller_vote_as_when_folded_here(sample_articles: tuple) -> None:
-    from searchsvc.analysis import fold_text
-
+def test_texts_folded_by_the_caller_vote_as_when_folded_here(sample_articles: tuple[Article, ...]) -> None:
     titles = [a.title for a in sample_articles]
     runs = [_run(fold_text(" ".join(t.split()[:3]))) for t in titles[:40:4]]
     assert any(votes(runs, titles))  # the headlines' own runs: there is something to vote

@@ -136,7 +136,7 @@ def test_refresh_sees_adds_deletes_and_new_generations(engine: Engine, index_dir
 def test_a_refresh_with_nothing_new_reads_only_two_stats(engine: Engine, index_dir: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     # A worker checks before every request (RELOAD_INTERVAL 0): reading CURRENT and listing the generation
-    # each time was 0.12 ms of a request's 0.73 ms of fixed cost.
+    # each time cost 64.6 us, the two stats 9.0 us.
     home = IndexHome(index_dir)
     gen = home.current()
     then = time.time() - 60
