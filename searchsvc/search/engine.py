@@ -10,6 +10,7 @@ filtered, ordered (relevance with a mild recency lift, or newest), and its page 
 from __future__ import annotations
 
 import heapq
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -35,6 +36,7 @@ from searchsvc.search import related as related_mod
 from searchsvc.search.evaluate import Evaluator
 from searchsvc.search.facets import Facets
 from searchsvc.search.hits import hit
+from searchsvc.search.postings import TermCache
 from searchsvc.search.prune import Collected, collect
 from searchsvc.search.recency import lift
 from searchsvc.search.results import (
@@ -57,8 +59,9 @@ WARM_POSITIONS = 2000  # a warmed word this common has its positions read too (p
 class _Derived:
     """What is built from one snapshot, lazily, and dropped with it."""
 
-    def __init__(self, snapshot: Snapshot) -> None:
+    def __init__(self, snapshot: Snapshot, term_cache_mb: float) -> None:
         self.snapshot = snapshot
+        self.terms = TermCache(int(term_cache_mb * 2**20))
         self._facets: Facets | None = None
         self._titles: Titles | None = None
         self.results: OrderedDict[SearchRequest, SearchResult] = OrderedDict()  # LRU
@@ -117,7 +120,7 @@ class Engine:
 
     def _use(self, snapshot: Snapshot) -> None:
         """Serve ``snapshot`` from now on (the caller holds the lock, or is the constructor)."""
-        self._derived = derived = _Derived(snapshot)
+        self._derived = derived = _Derived(snapshot, float(self.settings["TERM_CACHE_MB"]))
         self._checked = time.monotonic()
         if int(self.settings["WARM_TERMS"]) > 0:
             threading.Thread(target=self._warm, args=(derived,), daemon=True, name="warm").start()
@@ -164,8 +167,9 @@ class Engine:
         """Read the index's most common words before queries need them (a new snapshot starts cold).
 
         Postings are read decode-free from the page cache: warming brings their pages in, once for every
-        worker. One word at a time under the engine's lock, so searches interleave; stops when the
-        snapshot changes. Best effort: any failure just ends it (the index may have moved on).
+        worker, and puts the words in the worker's term cache, scored (``postings.py``). One word at a time
+        under the engine's lock, so searches interleave; stops when the snapshot changes. Best effort: any
+        failure just ends it (the index may have moved on).
         """
         try:
             self._warm_suggestions(derived)
@@ -180,7 +184,10 @@ class Engine:
                 with self._lock:
                     if self._derived is not derived:
                         return
-                    if len(derived.snapshot.postings(field, term)[0]) >= WARM_POSITIONS:
+                    # Into the term cache, scored: the first searches then find them as later ones do.
+                    got = Evaluator(derived.snapshot, math.inf, derived.terms).postings(field, term)
+                    got.tf(derived.snapshot, field)
+                    if len(got.ids) >= WARM_POSITIONS:
                         derived.snapshot.positions(field, term)
         except Exception:  # noqa: BLE001  (a warm-up is an optimisation; the searches report real errors)
             return
@@ -266,7 +273,7 @@ class Engine:
                   and feedback.unsure(p))
         k = max(window, feedback.RERANK_DOCS) if second else window
         every: int | None = None  # results holding every word; None when the tiers do not apply
-        ev = Evaluator(self.snapshot, time.monotonic() + float(self.settings["QUERY_TIME_LIMIT"]))
+        ev = Evaluator(self.snapshot, time.monotonic() + float(self.settings["QUERY_TIME_LIMIT"]), self._derived.terms)
         if p.strict is None:
             got = self._collect(ev, Every(), filt, p.excluded, "newest", False, window)
         else:
@@ -334,13 +341,15 @@ class Engine:
     def related(self, article_id: str, limit: int = 10) -> list[RelatedHit]:
         with self._lock:
             docnum = self._docnum(article_id)
-            return related_mod.related(self.snapshot, self.settings, self.snapshot.stored(docnum), limit, docnum)
+            return related_mod.related(self.snapshot, self.settings, self.snapshot.stored(docnum), limit, docnum,
+                                       self._derived.terms)
 
     def related_to_text(self, title: str, body: str, limit: int = 10) -> list[RelatedHit]:
         if not (title or body).strip():
             raise InputError("give a title or a body to find related articles")
         with self._lock:
-            return related_mod.related(self.snapshot, self.settings, {"title": title, "body": body}, limit, None)
+            return related_mod.related(self.snapshot, self.settings, {"title": title, "body": body}, limit, None,
+                                       self._derived.terms)
 
 
 _EPOCH_DAY = date(1970, 1, 1).toordinal()

@@ -18,11 +18,9 @@ from typing import assert_never
 import numpy as np
 
 from searchsvc.query.nodes import And, AndMaybe, AndNot, DateRange, Every, Filter, Node, Or, Phrase, Term
-from searchsvc.store import flat
+from searchsvc.search.postings import TermCache, TermPostings
 from searchsvc.store.snapshot import Snapshot
 
-K1 = flat.BM25_K1  # 1.2: the flat files' block maxima are taken with the same parameters
-B = flat.BM25_B  # 0.75
 PHRASE_CANDIDATES = 2000  # best-scoring documents whose positions a phrase query checks
 
 
@@ -46,19 +44,20 @@ class Evaluator:
     documents: pruning (``prune.py``) scores only the documents that can rank.
     """
 
-    def __init__(self, snapshot: Snapshot, deadline: float) -> None:
+    def __init__(self, snapshot: Snapshot, deadline: float, cache: TermCache | None = None) -> None:
         self.snapshot = snapshot
+        self.cache = cache  # the snapshot's long posting lists, shared by its searches
         self.deadline = deadline
         self.partial = False
         self.universe: np.ndarray | None = None  # the docnums the vectors cover; None: every docnum
         self._root = self
         # Phrases already checked: the every-word and the any-word plan of a search share them.
         self._phrases: dict[tuple[str, tuple[str, ...], float], Vectors] = {}
-        # Each term's postings and live document frequency, read once per search.
-        self._postings: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, int]] = {}
+        # Each term's postings, read once per search (or found in ``cache``).
+        self._postings: dict[tuple[str, str], TermPostings] = {}
 
     def within(self, docs: np.ndarray) -> Evaluator:
-        sub = Evaluator(self.snapshot, self.deadline)
+        sub = Evaluator(self.snapshot, self.deadline, self.cache)
         sub._root, sub._phrases, sub._postings = self._root, self._phrases, self._postings
         sub.universe = docs
         return sub
@@ -70,28 +69,35 @@ class Evaluator:
     def empty(self) -> Vectors:
         return Vectors(np.zeros(self.size, np.float32), np.zeros(self.size, bool))
 
-    def postings(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray, int]:
-        """(docnums, weights, live document frequency) of a term, deleted documents included."""
+    def postings(self, field: str, text: str) -> TermPostings:
+        """A term's postings (deleted documents included) and live document frequency."""
         key = (field, text)
         got = self._postings.get(key)
         if got is None:
-            got = self._postings[key] = self._with_df(self.snapshot.postings(field, text))
+            self.fetch(field, [text])
+            got = self._postings[key]
         return got
 
     def fetch(self, field: str, texts: list[str]) -> None:
-        """Read the postings of many terms at once (``postings`` then finds them): one search of each
-        segment's term table instead of one per term."""
-        missing = [t for t in dict.fromkeys(texts) if (field, t) not in self._postings]
+        """Read the postings of many terms at once (``postings`` then finds them): those the cache lacks
+        with one search of each segment's term table instead of one per term."""
+        missing = []
+        for text in dict.fromkeys(texts):
+            key = (field, text)
+            if key not in self._postings:
+                kept = self.cache.get(key) if self.cache is not None else None
+                if kept is None:
+                    missing.append(text)
+                else:
+                    self._postings[key] = kept
         if not missing:
             return  # a second run of the same plan (pruning's rounds, a second look) reads nothing
-        for text, got in zip(missing, self.snapshot.postings_many(field, missing)):
-            self._postings[field, text] = self._with_df(got)
-
-    def _with_df(self, postings: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, int]:
-        # Live documents only, in df as in N: a replaced article's old copy stays in the postings until a
-        # merge, and must not make its words look commoner.
-        ids, w = postings
-        return ids, w, int(np.count_nonzero(self.snapshot.live[ids])) if len(ids) else 0
+        read = self.snapshot.postings_many(field, missing) if len(missing) > 1 else [
+            self.snapshot.postings(field, missing[0])]
+        for text, got in zip(missing, read):
+            self._postings[field, text] = found = TermPostings.read(self.snapshot, got)
+            if self.cache is not None:
+                self.cache.offer((field, text), found)
 
     def prefetch(self, node: Node) -> None:
         """``fetch`` every term and phrase word of ``node``, a field at a time: a segment's term table is
@@ -104,19 +110,15 @@ class Evaluator:
 
     def term_weight(self, field: str, text: str, boost: float) -> float:
         """What multiplies a term's length-normalised frequency: its idf and boost."""
-        return boost * idf(max(1, self.snapshot.doc_count), self.postings(field, text)[2])
+        return boost * idf(max(1, self.snapshot.doc_count), self.postings(field, text).df)
 
     def term_scores(self, field: str, text: str, boost: float) -> tuple[np.ndarray, np.ndarray]:
         """(docnums, BM25 scores) of the documents holding a term, deleted ones included."""
-        ids, w, _ = self.postings(field, text)
-        return ids, self._bm25(field, ids, w, boost and self.term_weight(field, text, boost))
-
-    def _bm25(self, field: str, ids: np.ndarray, w: np.ndarray, weight: float) -> np.ndarray:
-        if len(ids) == 0 or not weight:
-            return np.zeros(len(ids), np.float32)
-        lengths, average = self.snapshot.lengths(field)
-        norm = K1 * (1 - B + B * lengths[ids] / average)
-        return weight * w * (K1 + 1) / (w + norm)
+        p = self.postings(field, text)
+        weight = boost and self.term_weight(field, text, boost)
+        if not len(p.ids) or not weight:
+            return p.ids, np.zeros(len(p.ids), np.float32)
+        return p.ids, p.tf(self.snapshot, field) * np.float32(weight)
 
     def term(self, field: str, text: str, boost: float) -> Vectors:
         v = self.empty()
@@ -125,16 +127,18 @@ class Evaluator:
             v.match[ids] = True
             v.score[ids] = scores
             return v
-        ids, w, _ = self.postings(field, text)
+        p = self.postings(field, text)
+        ids = p.ids
         if not len(ids) or not len(self.universe):
             return v
         # Each universe document's posting, if any, by binary search: a few documents of a long list
         # cost their own number of steps, not the list's length.
         at = np.minimum(np.searchsorted(ids, self.universe), len(ids) - 1)
         inside = ids[at] == self.universe
-        at = at[inside]
         v.match[inside] = True
-        v.score[inside] = self._bm25(field, ids[at], w[at], boost and self.term_weight(field, text, boost))
+        weight = boost and self.term_weight(field, text, boost)
+        if weight:
+            v.score[inside] = p.tf(self.snapshot, field)[at[inside]] * np.float32(weight)
         return v
 
     def sum_of_terms(self, terms: list[tuple[np.ndarray, np.ndarray]]) -> Vectors:
@@ -253,7 +257,7 @@ class Evaluator:
         Every occurrence becomes a key ``doc << 32 | phrase start``; a phrase match is a key every word
         has, found with one sorted intersection per word (rarest first, each narrowing the candidates).
         """
-        order = sorted(range(len(words)), key=lambda i: len(self.postings(field, words[i])[0]))
+        order = sorted(range(len(words)), key=lambda i: len(self.postings(field, words[i]).ids))
         keys: np.ndarray | None = None
         for i in order:
             if time.monotonic() > self.deadline:

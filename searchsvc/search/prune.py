@@ -171,7 +171,7 @@ def matches(ev: Evaluator, node: Node, boost: float) -> np.ndarray:
     match node:
         case Term():
             out = np.zeros(n, bool)
-            out[ev.postings(node.field, node.text)[0]] = True
+            out[ev.postings(node.field, node.text).ids] = True
             return out
         case Phrase():
             return ev._phrase(node, boost).match  # noqa: SLF001  (the one phrase check, shared)

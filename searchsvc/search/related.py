@@ -20,6 +20,7 @@ from searchsvc.query.nodes import Term
 from searchsvc.query.plan import STOPWORDS
 from searchsvc.search.evaluate import Evaluator, best
 from searchsvc.search.hits import hit
+from searchsvc.search.postings import TermCache
 from searchsvc.search.recency import lift
 from searchsvc.search.results import RelatedHit
 from searchsvc.store.snapshot import Snapshot
@@ -156,7 +157,7 @@ def _holding(ids: np.ndarray, docs: np.ndarray) -> np.ndarray:
 
 
 def related(snapshot: Snapshot, settings: Mapping[str, Any], stored: Mapping[str, Any], limit: int,
-            exclude: int | None) -> list[RelatedHit]:
+            exclude: int | None, cache: TermCache | None = None) -> list[RelatedHit]:
     """Stories like ``stored``, sharing at least MIN_CONCEPTS of its terms and tags (or all, when it has fewer):
     a draft with nothing in common with the index gets no related stories rather than unrelated ones.
 
@@ -175,7 +176,7 @@ def related(snapshot: Snapshot, settings: Mapping[str, Any], stored: Mapping[str
         should.append(Term("category_key", category, boost=CATEGORY_BOOST))
     if not should:
         return []
-    ev = Evaluator(snapshot, time.monotonic() + float(settings["QUERY_TIME_LIMIT"]))
+    ev = Evaluator(snapshot, time.monotonic() + float(settings["QUERY_TIME_LIMIT"]), cache)
     ev.fetch("text", [term for term, _ in terms])
     scored = [ev.term_scores(t.field, t.text, t.boost) for t in should]
     v = ev.sum_of_terms(scored)

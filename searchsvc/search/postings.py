@@ -1,0 +1,94 @@
+"""One term's postings in one snapshot, with BM25's frequency part computed once; long lists kept between searches.
+
+A common word (``dang``, ``voi``) is in most of the archive and in a good share of the queries. Reading its
+postings (a copy out of the page cache), counting its live documents and computing BM25's frequency part
+``w (K1 + 1) / (w + K1 (1 - B + B L / avg))`` for each of them is the same work every time until the
+snapshot changes, and it grows with the archive. So the postings, their live document frequency and that
+part are computed once per snapshot: a query only multiplies by its idf and boost. Lists of at least
+MIN_POSTINGS documents are kept, least recently used first out, within a byte budget (``TERM_CACHE_MB``);
+shorter ones cost less to read again than to keep.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+from searchsvc.store import flat
+from searchsvc.store.snapshot import Snapshot
+
+K1 = flat.BM25_K1  # 1.2: the flat files' block maxima are taken with the same parameters
+B = flat.BM25_B  # 0.75
+MIN_POSTINGS = 1024  # shorter lists are read again per search (a few microseconds) rather than kept
+_BYTES_PER_POSTING = 12  # docnum int32, weight float32, frequency part float32
+
+
+class TermPostings:
+    """A term's postings (deleted documents included) and its live document frequency; immutable but for
+    the frequency part, computed at first use (filters and phrase orderings never need it)."""
+
+    __slots__ = ("ids", "weights", "df", "_tf")
+
+    def __init__(self, ids: np.ndarray, weights: np.ndarray, df: int) -> None:
+        self.ids = ids  # int32 docnums, ascending
+        self.weights = weights  # float32, what the index stores (BM25F's per-part weights applied)
+        self.df = df
+        self._tf: np.ndarray | None = None
+
+    @classmethod
+    def read(cls, snapshot: Snapshot, got: tuple[np.ndarray, np.ndarray]) -> TermPostings:
+        # Live documents only, in df as in N: a replaced article's old copy stays in the postings until a
+        # merge, and must not make its words look commoner.
+        ids, weights = got
+        return cls(ids, weights, int(np.count_nonzero(snapshot.live[ids])) if len(ids) else 0)
+
+    def tf(self, snapshot: Snapshot, field: str) -> np.ndarray:
+        """BM25's frequency part of each posting (float32): its score is this times idf and boost."""
+        tf = self._tf
+        if tf is None:
+            lengths, average = snapshot.lengths(field)
+            w = self.weights
+            tf = self._tf = w * (K1 + 1) / (w + K1 * (1 - B + B * lengths[self.ids] / average))
+        return tf
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.ids) * _BYTES_PER_POSTING
+
+
+class TermCache:
+    """The long posting lists of one snapshot, kept within ``budget`` bytes (least recently used out);
+    dropped with the snapshot. Safe to share between threads."""
+
+    def __init__(self, budget: int, min_postings: int = MIN_POSTINGS) -> None:
+        self.budget = budget
+        self.min_postings = min_postings
+        self.used = 0
+        self._lock = threading.Lock()
+        self._kept: OrderedDict[tuple[str, str], TermPostings] = OrderedDict()
+
+    def get(self, key: tuple[str, str]) -> TermPostings | None:
+        with self._lock:
+            got = self._kept.get(key)
+            if got is not None:
+                self._kept.move_to_end(key)
+            return got
+
+    def offer(self, key: tuple[str, str], postings: TermPostings) -> None:
+        """Keep ``postings`` if long enough to be worth it and within the budget (older lists give way)."""
+        size = postings.nbytes
+        if len(postings.ids) < self.min_postings or size > self.budget:
+            return
+        with self._lock:
+            if key in self._kept:
+                return
+            while self.used + size > self.budget:
+                _, old = self._kept.popitem(last=False)
+                self.used -= old.nbytes
+            self._kept[key] = postings
+            self.used += size
+
+    def __len__(self) -> int:
+        return len(self._kept)
