@@ -121,6 +121,13 @@ class Evaluator:
         return p.ids, p.tf(self.snapshot, field) * np.float32(weight)
 
     def term(self, field: str, text: str, boost: float) -> Vectors:
+        if self.universe is None:
+            p = self.postings(field, text)
+            if p.kept and p.is_dense:
+                tf, match = p.dense(self.snapshot, field)
+                weight = boost and self.term_weight(field, text, boost)
+                score = tf * np.float32(weight) if weight else np.zeros(len(tf), np.float32)
+                return Vectors(score, match.copy())  # callers combine vectors in place
         v = self.empty()
         if self.universe is None:
             ids, scores = self.term_scores(field, text, boost)

@@ -1,4 +1,5 @@
-"""Term postings kept between searches: the same scores as read afresh, within the budget, never past the snapshot."""
+"""Term postings kept between searches (as lists and, for common words, dense vectors): the same scores as read
+afresh, within the budget, never past the snapshot."""
 
 from __future__ import annotations
 
@@ -44,6 +45,8 @@ def test_kept_postings_score_exactly_as_postings_read_afresh(sample: Snapshot, m
         first = _scores(sample, q, cache)
         assert np.array_equal(first[0], fresh[0]) and np.array_equal(first[1], fresh[1]), q
     assert len(cache) > 20 and 0 < cache.used <= cache.budget
+    kept = [cache.get(key) for key in list(cache._kept)]  # noqa: SLF001
+    assert any(p is not None and p.is_dense for p in kept) and any(p is not None and not p.is_dense for p in kept)
 
     def no_reads(*_: Any) -> None:
         raise AssertionError("read again")
@@ -56,7 +59,7 @@ def test_kept_postings_score_exactly_as_postings_read_afresh(sample: Snapshot, m
 
 def test_short_lists_are_not_kept_and_the_budget_drops_the_least_recently_used() -> None:
     def postings(n: int) -> TermPostings:
-        return TermPostings(np.arange(n, dtype=np.int32), np.ones(n, np.float32), n)
+        return TermPostings(np.arange(n, dtype=np.int32), np.ones(n, np.float32), n, 10**6)
 
     cache = TermCache(budget=3 * postings(100).nbytes, min_postings=50)
     cache.offer(("text", "short"), postings(49))
