@@ -101,7 +101,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Score only the results that can reach the page asked for (block-max bounds); false scores every "
             "match. Totals, facets and the page are the same either way (off: slower on baomoi for now)."),
     Setting("RESULT_CACHE", 2048, "Search answers kept per worker (0 turns it off); emptied on any index change.", 0),
-    Setting("TERM_CACHE_MB", 128,
+    Setting("TERM_CACHE_MB", 96,
             "Megabytes per worker of long posting lists kept scored between searches (0 turns it off); emptied "
             "on any index change.", 0),
     Setting("WARM_TERMS", 400,

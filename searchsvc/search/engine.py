@@ -185,8 +185,7 @@ class Engine:
                     if self._derived is not derived:
                         return
                     # Into the term cache, scored: the first searches then find them as later ones do.
-                    got = Evaluator(derived.snapshot, math.inf, derived.terms).postings(field, term)
-                    got.tf(derived.snapshot, field)
+                    got = Evaluator(derived.snapshot, math.inf, derived.terms).scored(field, term)
                     if len(got.ids) >= WARM_POSITIONS:
                         derived.snapshot.positions(field, term)
         except Exception:  # noqa: BLE001  (a warm-up is an optimisation; the searches report real errors)

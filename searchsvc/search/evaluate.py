@@ -95,9 +95,16 @@ class Evaluator:
         read = self.snapshot.postings_many(field, missing) if len(missing) > 1 else [
             self.snapshot.postings(field, missing[0])]
         for text, got in zip(missing, read):
-            self._postings[field, text] = found = TermPostings.read(self.snapshot, got)
+            self._postings[field, text] = TermPostings.read(self.snapshot, got)
+
+    def scored(self, field: str, text: str) -> TermPostings:
+        """``postings`` with BM25's frequency part computed, offered to the cache (only scored lists are kept)."""
+        p = self.postings(field, text)
+        if not p.scored:
+            p.tf(self.snapshot, field)
             if self.cache is not None:
-                self.cache.offer((field, text), found)
+                self.cache.offer((field, text), p)
+        return p
 
     def prefetch(self, node: Node) -> None:
         """``fetch`` every term and phrase word of ``node``, a field at a time: a segment's term table is
@@ -118,12 +125,12 @@ class Evaluator:
         weight = boost and self.term_weight(field, text, boost)
         if not len(p.ids) or not weight:
             return p.ids, np.zeros(len(p.ids), np.float32)
-        return p.ids, p.tf(self.snapshot, field) * np.float32(weight)
+        return p.ids, self.scored(field, text).tf(self.snapshot, field) * np.float32(weight)
 
     def term(self, field: str, text: str, boost: float) -> Vectors:
         if self.universe is None:
             p = self.postings(field, text)
-            if p.kept and p.is_dense:
+            if p.kept and p.is_dense:  # kept: scored before
                 tf, match = p.dense(self.snapshot, field)
                 weight = boost and self.term_weight(field, text, boost)
                 score = tf * np.float32(weight) if weight else np.zeros(len(tf), np.float32)
@@ -145,7 +152,7 @@ class Evaluator:
         v.match[inside] = True
         weight = boost and self.term_weight(field, text, boost)
         if weight:
-            v.score[inside] = p.tf(self.snapshot, field)[at[inside]] * np.float32(weight)
+            v.score[inside] = self.scored(field, text).tf(self.snapshot, field)[at[inside]] * np.float32(weight)
         return v
 
     def sum_of_terms(self, terms: list[tuple[np.ndarray, np.ndarray]]) -> Vectors:

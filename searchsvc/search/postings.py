@@ -4,9 +4,10 @@ A common word (``dang``, ``voi``) is in most of the archive and in a good share 
 postings (a copy out of the page cache), counting its live documents and computing BM25's frequency part
 ``w (K1 + 1) / (w + K1 (1 - B + B L / avg))`` for each of them is the same work every time until the
 snapshot changes, and it grows with the archive. So the postings, their live document frequency and that
-part are computed once per snapshot: a query only multiplies by its idf and boost. Lists of at least
-MIN_POSTINGS documents are kept, least recently used first out, within a byte budget (``TERM_CACHE_MB``);
-shorter ones cost less to read again than to keep.
+part are computed once per snapshot: a query only multiplies by its idf and boost. Scored lists of at least
+MIN_POSTINGS documents are kept (docnums and frequency parts; the weights are dropped once scored), least
+recently used first out, within a byte budget (``TERM_CACHE_MB``); shorter ones cost less to read again
+than to keep, and a filter's (never scored) are read again too.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from searchsvc.store.snapshot import Snapshot
 K1 = flat.BM25_K1  # 1.2: the flat files' block maxima are taken with the same parameters
 B = flat.BM25_B  # 0.75
 MIN_POSTINGS = 1024  # shorter lists are read again per search (a few microseconds) rather than kept
-_BYTES_PER_POSTING = 12  # docnum int32, weight float32, frequency part float32
+_BYTES_PER_POSTING = 8  # docnum int32, frequency part float32
 # A list holding at least this share of the documents is also kept as dense vectors (frequency part and
 # match per docnum, 5 bytes a document): a query then multiplies one contiguous array instead of scattering
 # a list into one (0.37 against 0.04 ms for a word in half of baomoi), and memory grows by less than half.
@@ -31,13 +32,15 @@ DENSE_SHARE = 0.4
 
 class TermPostings:
     """A term's postings (deleted documents included) and its live document frequency; immutable but for
-    the frequency part, computed at first use (filters and phrase orderings never need it)."""
+    the frequency part, computed at first use (filters and phrase orderings never need it), which then
+    replaces the weights."""
 
     __slots__ = ("ids", "weights", "df", "n", "kept", "_tf", "_dense")
 
     def __init__(self, ids: np.ndarray, weights: np.ndarray, df: int, n: int) -> None:
         self.ids = ids  # int32 docnums, ascending
-        self.weights = weights  # float32, what the index stores (BM25F's per-part weights applied)
+        # float32, what the index stores (BM25F's per-part weights applied); None once ``tf`` is computed
+        self.weights: np.ndarray | None = weights
         self.df = df
         self.n = n  # the snapshot's docnums
         self.kept = False  # by a TermCache: worth dense vectors (a list read for one search is not)
@@ -62,8 +65,14 @@ class TermPostings:
         if tf is None:
             lengths, average = snapshot.lengths(field)
             w = self.weights
+            assert w is not None
             tf = self._tf = w * (K1 + 1) / (w + K1 * (1 - B + B * lengths[self.ids] / average))
+            self.weights = None  # not needed again: a kept list costs two arrays, not three
         return tf
+
+    @property
+    def scored(self) -> bool:
+        return self._tf is not None
 
     def dense(self, snapshot: Snapshot, field: str) -> tuple[np.ndarray, np.ndarray]:
         """``tf`` per docnum (0 where the term is not) and whether the term is there: never to be changed."""
@@ -99,9 +108,10 @@ class TermCache:
             return got
 
     def offer(self, key: tuple[str, str], postings: TermPostings) -> None:
-        """Keep ``postings`` if long enough to be worth it and within the budget (older lists give way)."""
+        """Keep ``postings`` (scored: ``tf`` computed) if long enough to be worth it and within the budget
+        (older lists give way)."""
         size = postings.nbytes
-        if len(postings.ids) < self.min_postings or size > self.budget:
+        if not postings.scored or len(postings.ids) < self.min_postings or size > self.budget:
             return
         with self._lock:
             if key in self._kept:

@@ -57,13 +57,17 @@ def test_kept_postings_score_exactly_as_postings_read_afresh(sample: Snapshot, m
         assert _scores(sample, q, cache)[1].any(), q
 
 
-def test_short_lists_are_not_kept_and_the_budget_drops_the_least_recently_used() -> None:
-    def postings(n: int) -> TermPostings:
-        return TermPostings(np.arange(n, dtype=np.int32), np.ones(n, np.float32), n, 10**6)
+def test_short_or_unscored_lists_are_not_kept_and_the_budget_drops_the_least_recently_used(sample: Snapshot) -> None:
+    def postings(n: int, scored: bool = True) -> TermPostings:
+        got = TermPostings(np.arange(n, dtype=np.int32) % sample.n, np.ones(n, np.float32), n, 10**6)
+        if scored:
+            got.tf(sample, "text")
+        return got
 
     cache = TermCache(budget=3 * postings(100).nbytes, min_postings=50)
     cache.offer(("text", "short"), postings(49))
-    assert cache.get(("text", "short")) is None and cache.used == 0
+    cache.offer(("tag_key", "a filter"), postings(100, scored=False))
+    assert cache.get(("text", "short")) is None and cache.get(("tag_key", "a filter")) is None and cache.used == 0
     for name in ("a", "b", "c"):
         cache.offer(("text", name), postings(100))
     assert cache.get(("text", "a")) is not None  # "a" is now the most recently used
