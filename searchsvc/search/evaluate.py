@@ -135,12 +135,12 @@ class Evaluator:
                 weight = boost and self.term_weight(field, text, boost)
                 score = tf * np.float32(weight) if weight else np.zeros(len(tf), np.float32)
                 return Vectors(score, match.copy())  # callers combine vectors in place
-        v = self.empty()
-        if self.universe is None:
+            v = self.empty()
             ids, scores = self.term_scores(field, text, boost)
             v.match[ids] = True
             v.score[ids] = scores
             return v
+        v = self.empty()
         p = self.postings(field, text)
         ids = p.ids
         if not len(ids) or not len(self.universe):
