@@ -38,11 +38,14 @@ def main() -> None:
 @click.option("--rounds", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--queries", "n_queries", type=click.IntRange(min=1), default=300, show_default=True)
 @click.option("--seed", type=int, default=2017, show_default=True)
-def search(rounds: int, n_queries: int, seed: int) -> None:
-    """``Engine.search`` over the bench mix (all of baomoi, answer cache off), ``rounds`` times."""
+@click.option("--index-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Search this index home (say, a size scaling.py built) instead of baomoi's.")
+def search(rounds: int, n_queries: int, seed: int, index_dir: Path | None) -> None:
+    """``Engine.search`` over the bench mix (baomoi's queries, answer cache off), ``rounds`` times."""
     articles, vocab = corpus.load_articles(None)
     queries = corpus.make_queries(articles, vocab, n_queries, seed)
-    engine = Engine.open(corpus.searchsvc_index(articles, None, False), {"RESULT_CACHE": 0})
+    home = index_dir or corpus.searchsvc_index(articles, None, False)
+    engine = Engine.open(home, {"RESULT_CACHE": 0})
     for q in corpus.make_queries(articles, vocab, n_queries, seed + 1):
         engine.search(request(q))
     for thread in threading.enumerate():  # the engine's background warm-up would share the timed loop's CPU
