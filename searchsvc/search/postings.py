@@ -52,7 +52,7 @@ class TermPostings:
         # Live documents only, in df as in N: a replaced article's old copy stays in the postings until a
         # merge, and must not make its words look commoner.
         ids, weights = got
-        return cls(ids, weights, int(np.count_nonzero(snapshot.live[ids])) if len(ids) else 0, snapshot.n)
+        return cls(ids, weights, snapshot.live_count(ids), snapshot.n)
 
     @property
     def is_dense(self) -> bool:

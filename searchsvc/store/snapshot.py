@@ -55,6 +55,7 @@ class Snapshot:
             live[[d for d in range(self.n) if reader.is_deleted(d)]] = False
         self.live = live
         self.doc_count = int(live.sum())
+        self.all_live = self.doc_count == self.n  # then a posting list's length is its document frequency
         self._lengths: dict[str, tuple[np.ndarray, float]] = {}
         self._columns: dict[str, list[Any]] = {}
         self._published: np.ndarray | None = None
@@ -214,8 +215,12 @@ class Snapshot:
 
     def doc_frequency(self, field: str, text: str) -> int:
         """Live documents holding the term."""
-        ids, _ = self.postings(field, text)
-        return int(self.live[ids].sum()) if len(ids) else 0
+        return self.live_count(self.postings(field, text)[0])
+
+    def live_count(self, ids: np.ndarray) -> int:
+        """How many of ``ids`` are live: a scan only when something is deleted (a common word's list holds most
+        of the archive, read again by every search the term cache cannot serve)."""
+        return len(ids) if self.all_live else int(np.count_nonzero(self.live[ids]))
 
     def lengths(self, field: str) -> tuple[np.ndarray, float]:
         """Each document's length in ``field`` (float32) and the live documents' average (at least 1)."""

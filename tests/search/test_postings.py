@@ -93,3 +93,19 @@ def test_a_deletion_is_never_answered_from_the_previous_snapshot_s_postings(inde
     assert gone not in [h.id for h in after.hits]
     assert after.total == before.total - 1 == fresh.total
     assert [(h.id, h.score) for h in after.hits] == [(h.id, h.score) for h in fresh.hits]
+
+
+def test_document_frequency_counts_live_documents_with_and_without_deletions(index_dir: Path) -> None:
+    home = IndexHome(index_dir)
+    whole = Snapshot.open(home.current())
+    ids, weights = whole.postings("text", "trẻ_em")
+    assert len(ids) >= 2 and whole.doc_count == whole.n  # nothing deleted: every posting counts
+    assert TermPostings.read(whole, (ids, weights)).df == len(ids) == whole.doc_frequency("text", "trẻ_em")
+    gone = whole.stored(int(ids[0]))["id"]
+    writer.delete(home, [gone])
+    after = Snapshot.open(home.current())
+    ids, weights = after.postings("text", "trẻ_em")
+    live = int(np.count_nonzero(after.live[ids]))
+    assert after.doc_count < after.n or live < len(ids)
+    assert TermPostings.read(after, (ids, weights)).df == live == after.doc_frequency("text", "trẻ_em")
+    assert live == whole.doc_frequency("text", "trẻ_em") - 1
