@@ -55,7 +55,6 @@ class Snapshot:
             live[[d for d in range(self.n) if reader.is_deleted(d)]] = False
         self.live = live
         self.doc_count = int(live.sum())
-        self.all_live = self.doc_count == self.n  # then a posting list's length is its document frequency
         self._lengths: dict[str, tuple[np.ndarray, float]] = {}
         self._columns: dict[str, list[Any]] = {}
         self._published: np.ndarray | None = None
@@ -220,7 +219,7 @@ class Snapshot:
     def live_count(self, ids: np.ndarray) -> int:
         """How many of ``ids`` are live: a scan only when something is deleted (a common word's list holds most
         of the archive, read again by every search the term cache cannot serve)."""
-        return len(ids) if self.all_live else int(np.count_nonzero(self.live[ids]))
+        return len(ids) if self.doc_count == self.n else int(np.count_nonzero(self.live[ids]))
 
     def lengths(self, field: str) -> tuple[np.ndarray, float]:
         """Each document's length in ``field`` (float32) and the live documents' average (at least 1)."""
