@@ -287,17 +287,8 @@ class Evaluator:
 
     def _keys(self, field: str, word: str, docs: np.ndarray, shift: int) -> np.ndarray:
         """``doc << 32 | position - shift`` for every occurrence of ``word`` in ``docs`` (ascending)."""
-        pdocs, bounds, positions = self.snapshot.positions(field, word)
-        if not len(pdocs):
-            return np.zeros(0, np.int64)
-        at = np.minimum(np.searchsorted(pdocs, docs), len(pdocs) - 1)
-        hit = pdocs[at] == docs
-        sel = at[hit]
-        counts = (bounds[sel + 1] - bounds[sel]).astype(np.int64)
-        # The positions of every selected posting, concatenated: ranges bounds[sel] … bounds[sel + 1].
-        first = np.repeat(bounds[sel].astype(np.int64) - (np.cumsum(counts) - counts), counts)
-        pos = positions[first + np.arange(int(counts.sum()))].astype(np.int64)
-        keys = (np.repeat(docs[hit], counts) << 32) + pos - shift
+        held, counts, pos = self.snapshot.positions_of(field, word, docs)
+        keys = (np.repeat(docs[held].astype(np.int64), counts) << 32) + pos - shift
         return keys[pos >= shift]
 
 

@@ -1,4 +1,4 @@
-"""Decode-free postings: each segment's posting lists again as flat arrays, read with one ``pread`` a term.
+"""Decode-free postings: each segment's posting lists again as flat arrays in one memory-mapped file.
 
 Whoosh's W3 postings are pickled, zlib-compressed blocks: a common word takes tens of milliseconds to decode,
 and a serving worker either decodes it again on every query or keeps it decoded in its own memory. So the
@@ -21,13 +21,14 @@ reindex also writes, beside each segment, the same postings as plain arrays in o
   block maxima;
 * a JSON directory of those arrays (offset, dtype, length), which the first bytes point to.
 
-A term costs a binary search in the (memory-mapped) keys and two or three ``pread`` calls into the caller's arrays:
-the file's pages stay in the kernel's page cache, shared by every worker and never counted in a worker's
-memory, and nothing is decoded. The name matches Whoosh's segment file pattern, so Whoosh deletes the file
-with its segment. ``flat_write.FlatWriter`` writes it: the reindex beside each segment it builds
-(``build.py``), and Whoosh's own writer, which ``add`` and its merges use, through ``w3.FlatTee`` before
-it publishes the segment. Serving reads postings and positions from these files only (``snapshot.py``):
-a segment without one cannot be served, and a write that cannot make one fails.
+The file is memory-mapped: a term costs a binary search in the keys and a copy of its pages into the caller's
+arrays, without a system call, and a phrase check gathers only its candidates' positions. The pages are the
+kernel's page cache, shared by every worker (and by the next reindex's readers), and nothing is decoded.
+The name matches Whoosh's segment file pattern, so Whoosh deletes the file with its segment.
+``flat_write.FlatWriter`` writes it: the reindex beside each segment it builds (``build.py``), and Whoosh's
+own writer, which ``add`` and its merges use, through ``w3.FlatTee`` before it publishes the segment.
+Serving reads postings and positions from these files only (``snapshot.py``): a segment without one cannot
+be served, and a write that cannot make one fails.
 
 Two (field, term) pairs of a segment with the same 64-bit key fail the write (about 10^-14 a pair); a term
 absent from a segment sharing a present term's key (as rare) would get that term's postings.
@@ -59,18 +60,18 @@ def term_key(fieldname: str, term: bytes) -> int:
 
 
 class FlatPostings:
-    """One segment's ``.flat`` file, open for reading; safe to share between threads (``pread`` only)."""
+    """One segment's ``.flat`` file, mapped for reading; safe to share between threads (reads only)."""
 
     def __init__(self, path: Path) -> None:
-        self._fd = -1
-        self._fd = os.open(path, os.O_RDONLY)
+        self._arrays: dict[str, dict[str, np.ndarray]] = {}
+        fd = os.open(path, os.O_RDONLY)
         try:
-            head = os.pread(self._fd, _HEAD, 0)
+            head = os.pread(fd, _HEAD, 0)
             if head[: len(MAGIC)] != MAGIC:
                 raise ValueError(f"{path} is not a flat postings file")
             at = int.from_bytes(head[len(MAGIC):len(MAGIC) + 8], "little")
             size = int.from_bytes(head[len(MAGIC) + 8:], "little")
-            meta = json.loads(os.pread(self._fd, size, at))
+            meta = json.loads(os.pread(fd, size, at))
             self.segment: str = meta["segment"]
             self.max_doc: int = meta["max_doc"]
             if meta["block"] != BLOCK:  # readers number blocks by this code's BLOCK
@@ -81,22 +82,22 @@ class FlatPostings:
             table = {kind: _section(sec) for kind, sec in meta["table"].items()}
             sections = [*table.values(), *(sec for secs in self._fields.values() for sec in secs.values())]
             end = max([at + size] + [off + dt.itemsize * n for off, dt, n in sections])
-            if os.fstat(self._fd).st_size < end:
+            if os.fstat(fd).st_size < end:
                 raise ValueError(f"{path} is truncated")
-            # The term table is searched: mapped, so only the pages a lookup touches are read.
+            # The whole file is mapped once: a term's postings are then views and copies of its pages,
+            # without a system call (a query reads dozens of lists from each segment), and a phrase check
+            # gathers the positions of its candidates only, not the whole list's.
+            whole = _mapped(path)
             self._keys, self._starts, self._counts, self._bstarts, self._bcounts = (
-                _mapped(path, table[k]) for k in ("keys", "starts", "counts", "bstarts", "bcounts"))
-        except BaseException:
-            self.close()
-            raise
+                _view(whole, table[k]) for k in ("keys", "starts", "counts", "bstarts", "bcounts"))
+            self._arrays = {name: {kind: _view(whole, sec) for kind, sec in secs.items()}
+                            for name, secs in self._fields.items()}
+        finally:
+            os.close(fd)
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-
-    def __del__(self) -> None:
-        self.close()
+        # The mapping goes with the last array viewing it: arrays a caller still holds stay valid.
+        self._arrays = {}
 
     def _row(self, fieldname: str, term: bytes) -> int | None:
         if fieldname not in self._fields:
@@ -107,8 +108,9 @@ class FlatPostings:
             return None
         return i
 
-    def _read(self, section: tuple[int, np.dtype[Any], int], start: int, n: int) -> np.ndarray:
-        return _pread(self._fd, section, start, n)
+    def _read(self, fieldname: str, kind: str, start: int, n: int) -> np.ndarray:
+        """A copy of ``n`` items of one of the field's arrays from ``start``."""
+        return self._arrays[fieldname][kind][start:start + n].copy()
 
     def block_maxima(self, fieldname: str, term: bytes) -> tuple[np.ndarray, np.ndarray] | None:
         """(blocks, maxima): the blocks of BLOCK segment docnums holding the term (ascending; block ``b``
@@ -117,8 +119,8 @@ class FlatPostings:
         i = self._row(fieldname, term)
         if i is None:
             return None
-        sections, start, n = self._fields[fieldname], int(self._bstarts[i]), int(self._bcounts[i])
-        return self._read(sections["bblocks"], start, n), self._read(sections["bmax"], start, n)
+        start, n = int(self._bstarts[i]), int(self._bcounts[i])
+        return self._read(fieldname, "bblocks", start, n), self._read(fieldname, "bmax", start, n)
 
     def frequency_maxima(self, fieldname: str, term: bytes) -> np.ndarray | None:
         """Per block of ``block_maxima``, the term's largest BM25 frequency part at the segment's average
@@ -126,7 +128,7 @@ class FlatPostings:
         i = self._row(fieldname, term)
         if i is None or fieldname not in self.bm25_avg:
             return None
-        return self._read(self._fields[fieldname]["bfreq"], int(self._bstarts[i]), int(self._bcounts[i]))
+        return self._read(fieldname, "bfreq", int(self._bstarts[i]), int(self._bcounts[i]))
 
     def spans(self, fieldname: str, keys: np.ndarray) -> list[tuple[int, int] | None]:
         """Where the postings of each term, given by its ``term_key``, lie in the field's arrays (start,
@@ -142,25 +144,44 @@ class FlatPostings:
         i = self._row(fieldname, term)
         return None if i is None else (int(self._starts[i]), int(self._counts[i]))
 
-    def read_into(self, fieldname: str, span: tuple[int, int], docs: np.ndarray, weights: np.ndarray | None) -> None:
-        """The postings at ``span`` read straight into ``docs`` (4-byte integers) and ``weights`` (float32,
-        unless None), each as long as the span: a term's postings of every segment land in one array."""
-        sections, start = self._fields[fieldname], span[0]
-        _pread_into(self._fd, sections["docs"], start, docs.view(np.uint32))
+    def read_into(self, fieldname: str, span: tuple[int, int], docs: np.ndarray, weights: np.ndarray | None,
+                  offset: int = 0) -> None:
+        """The postings at ``span`` copied into ``docs`` (int32, each plus ``offset``) and ``weights``
+        (float32, unless None), each as long as the span: a term's postings of every segment land in one
+        array, numbered across segments."""
+        arrays, (start, n) = self._arrays[fieldname], span
+        np.add(arrays["docs"][start:start + n], offset, out=docs, casting="unsafe")
         if weights is not None:
-            _pread_into(self._fd, sections["weights"], start, weights)
+            weights[:] = arrays["weights"][start:start + n]
 
-    def position_bounds(self, fieldname: str, span: tuple[int, int]) -> np.ndarray | None:
+    def has_positions(self, fieldname: str) -> bool:
+        return "pbounds" in self._arrays.get(fieldname, {})
+
+    def position_bounds(self, fieldname: str, span: tuple[int, int]) -> np.ndarray:
         """Where each posting's positions at ``span`` start in the field's positions, and where the last
-        one's end (int64, one more than the postings); None for a field without positions."""
-        sections = self._fields[fieldname]
-        if "pbounds" not in sections:
-            return None
-        return self._read(sections["pbounds"], span[0], span[1] + 1).astype(np.int64)
+        one's end (int64, one more than the postings); the field must have positions."""
+        return self._arrays[fieldname]["pbounds"][span[0]:span[0] + span[1] + 1].astype(np.int64)
+
+    def positions_at(self, fieldname: str, span: tuple[int, int], docs: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For ``docs`` (segment docnums, ascending): which of them hold the term at ``span`` (bool), how
+        many positions each of those has (int64), and those positions, concatenated (int64). Only their
+        own bounds and positions are read, however long the list."""
+        arrays, (start, n) = self._arrays[fieldname], span
+        held_docs = arrays["docs"][start:start + n]
+        docs = docs.astype(held_docs.dtype)  # one type: a search across two would convert the whole list
+        at = np.minimum(np.searchsorted(held_docs, docs), n - 1)
+        held = held_docs[at] == docs
+        sel = at[held] + start
+        pbounds = arrays["pbounds"]
+        first, counts = pbounds[sel].astype(np.int64), (pbounds[sel + 1] - pbounds[sel]).astype(np.int64)
+        # Every selected posting's range first[i] … first[i] + counts[i], concatenated.
+        index = np.repeat(first - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
+        return held, counts, arrays["positions"][index].astype(np.int64)
 
     def read_positions_into(self, fieldname: str, start: int, out: np.ndarray) -> None:
-        """The field's positions from ``start`` read straight into ``out`` (4-byte integers)."""
-        _pread_into(self._fd, self._fields[fieldname]["positions"], start, out.view(np.uint32))
+        """The field's positions from ``start`` copied into ``out`` (4-byte integers)."""
+        out.view(np.uint32)[:] = self._arrays[fieldname]["positions"][start:start + len(out)]
 
 
 def bound_factor(segment_average: float, average: float) -> float:
@@ -188,12 +209,14 @@ def _section(sec: Section) -> tuple[int, np.dtype[Any], int]:
     return int(sec[0]), np.dtype(sec[1]), int(sec[2])
 
 
-def _mapped(path: Path, section: tuple[int, np.dtype[Any], int]) -> np.ndarray:
+def _mapped(path: Path) -> np.ndarray:
+    # A plain (read-only) array over the mapping: indexing a memmap subclass costs a Python call per lookup.
+    return np.memmap(path, dtype=np.uint8, mode="r").view(np.ndarray)
+
+
+def _view(whole: np.ndarray, section: tuple[int, np.dtype[Any], int]) -> np.ndarray:
     offset, dtype, n = section
-    if n == 0:
-        return np.zeros(0, dtype)
-    # A plain array over the mapping: indexing a memmap subclass costs a Python call per lookup.
-    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=(n,)).view(np.ndarray)
+    return whole[offset:offset + dtype.itemsize * n].view(dtype)
 
 
 def path_for(folder: Path | str, segment_id: str) -> Path:

@@ -1,10 +1,10 @@
 """One opened generation, as search reads it: postings, positions, live documents, lengths, stored fields, ids.
 
 Everything above the store reads an index through a Snapshot and never through Whoosh. Postings and
-positions come from each segment's flat file (``flat.py``), decode-free, one ``pread`` a term and
-segment; stored fields, ids and field lengths from Whoosh's own files. A Snapshot sees one commit: after an
-``add`` or ``delete``, ``reopened()`` gives the next one (the generation's vocabulary and bigram table,
-written by the reindex, stay). Reading never writes: a generation without what serving needs is refused
+positions come from each segment's flat file (``flat.py``), decode-free and memory-mapped; stored fields,
+ids and field lengths from Whoosh's own files. A Snapshot sees one commit: after an ``add`` or ``delete``,
+``reopened()`` gives the next one (the generation's vocabulary and bigram table, written by the reindex,
+stay). Reading never writes: a generation without what serving needs is refused
 with "run `searchsvc reindex`", never patched up by a reader.
 """
 
@@ -122,8 +122,8 @@ class Snapshot:
         for (offset, segment), span in zip(self._leaves, spans):
             if span is not None:
                 end = at + span[1]
-                segment.read_into(field, span, docs[at:end], weights[at:end])
-                docs[at:end] += offset  # segment docnums to the snapshot's: ascending across segments
+                # Segment docnums plus the segment's offset: the snapshot's, ascending across segments.
+                segment.read_into(field, span, docs[at:end], weights[at:end], offset)
                 at = end
         return docs, weights
 
@@ -134,22 +134,43 @@ class Snapshot:
         found = []  # (offset, segment, span, its postings' position bounds) of each segment holding the term
         for offset, segment in self._leaves:
             span = segment.span(field, term)
-            pb = None if span is None else segment.position_bounds(field, span)
-            if span is not None and pb is not None:
-                found.append((offset, segment, span, pb))
+            if span is not None and segment.has_positions(field):
+                found.append((offset, segment, span, segment.position_bounds(field, span)))
         n = sum(span[1] for _, _, span, _ in found)
         docs, bounds = np.empty(n, np.int32), np.empty(n + 1, np.int32)
         positions = np.empty(sum(int(pb[-1] - pb[0]) for *_, pb in found), np.int32)
         at = shift = 0
         for offset, segment, span, pb in found:
             end, count = at + span[1], int(pb[-1] - pb[0])
-            segment.read_into(field, span, docs[at:end], None)
-            docs[at:end] += offset
+            segment.read_into(field, span, docs[at:end], None, offset)
             bounds[at:end] = pb[:-1] - pb[0] + shift
             segment.read_positions_into(field, int(pb[0]), positions[shift:shift + count])
             at, shift = end, shift + count
         bounds[n] = shift
         return docs, bounds, positions
+
+    def positions_of(self, field: str, text: str, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The term's positions in ``docs`` (docnums, ascending) only: which of them hold it (bool per doc),
+        how many positions each of those has, and the positions, concatenated in docnum order (int64).
+        A phrase check reads its candidates' positions, not the whole list's: a common word's is most of
+        the archive."""
+        term = text.encode("utf-8")
+        held = np.zeros(len(docs), bool)
+        counts: list[np.ndarray] = []
+        positions: list[np.ndarray] = []
+        cuts = np.searchsorted(docs, [offset for offset, _ in self._leaves] + [self.n])
+        for (offset, segment), lo, hi in zip(self._leaves, cuts[:-1].tolist(), cuts[1:].tolist(), strict=True):
+            if lo == hi or not segment.has_positions(field):
+                continue
+            span = segment.span(field, term)
+            if span is not None:
+                got, c, pos = segment.positions_at(field, span, docs[lo:hi] - offset)
+                held[lo:hi] = got
+                counts.append(c)
+                positions.append(pos)
+        if not counts:
+            return held, np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return held, np.concatenate(counts), np.concatenate(positions)
 
     def block_maxima(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(blocks int64 ascending, float32 maxima): the blocks (numbered as ``block_bounds``) holding the

@@ -121,6 +121,31 @@ def test_postings_and_positions_match_a_plain_count_over_the_analysed_articles(
         assert got == [sorted(by_doc[d][1]) for d in sorted(by_doc)], (field, term)
 
 
+def test_positions_of_some_documents_are_theirs_in_the_plain_count_across_segments(
+        home: Path, articles: list[Article]) -> None:
+    writer.add(IndexHome(home), [NEW])  # a second segment: docnums there are offset by the first's size
+    snap = Snapshot.open(IndexHome(home).current())
+    assert snap.segments == 2
+    everyone = [*articles, NEW]
+    rng = np.random.default_rng(7)
+    for field in ("text", "text_fold"):
+        expected = _count(everyone, field)
+        for term in ("vàng", "vang", "giá", "gia", "hà", "ha", "nội", "zzzqqq"):
+            by_doc = expected.get(term, {})
+            # Holders and non-holders, from both segments, always with the new article's docnum.
+            some = rng.choice(snap.n, min(40, snap.n - 1), replace=False)
+            docs = np.unique(np.concatenate([some, [snap.n - 1]])).astype(np.int32)
+            held, counts, positions = snap.positions_of(field, term, docs)
+            assert held.tolist() == [int(d) in by_doc for d in docs], (field, term)
+            want = [sorted(by_doc[int(d)][1]) for d in docs if int(d) in by_doc]
+            assert counts.tolist() == [len(w) for w in want], (field, term)
+            assert positions.tolist() == [p for w in want for p in w], (field, term)
+        assert any(snap.positions_of(field, t, np.arange(snap.n, dtype=np.int32))[0][-1] for t in ("vàng", "vang"))
+    for field in ("id", "no_field"):  # no positions: nothing is held
+        held, counts, positions = snap.positions_of(field, NEW.id, np.arange(snap.n, dtype=np.int32))
+        assert not held.any() and len(counts) == len(positions) == 0
+
+
 def test_keyword_fields_hold_one_posting_per_article_and_unknown_terms_none(snap: Snapshot,
                                                                            articles: list[Article]) -> None:
     for docnum, article in enumerate(articles):
