@@ -10,7 +10,7 @@ with "run `searchsvc reindex`", never patched up by a reader.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,7 @@ from whoosh import query as wq
 from searchsvc.errors import IndexUnavailable
 from searchsvc.model import bigrams, vocabulary
 from searchsvc.model.vocabulary import Vocabulary
-from searchsvc.store import flat
+from searchsvc.store import columns, flat
 from searchsvc.store.home import Generation
 from searchsvc.store.w3 import open_index, unreadable_is_unavailable
 
@@ -51,8 +51,9 @@ class Snapshot:
         self._block_min_lengths: dict[str, np.ndarray] = {}
         self._block_published: np.ndarray | None = None
         live = np.ones(self.n, bool)
-        if reader.has_deletions():
-            live[[d for d in range(self.n) if reader.is_deleted(d)]] = False
+        for sub, offset in reader.leaf_readers() if reader.has_deletions() else ():
+            gone = sub.deleted_docs_set  # a set per segment, not a call per document
+            live[np.fromiter(gone, np.int64, len(gone)) + offset] = False
         self.live = live
         self.doc_count = int(live.sum())
         self._lengths: dict[str, tuple[np.ndarray, float]] = {}
@@ -246,8 +247,7 @@ class Snapshot:
         """Each document's length in ``field`` (float32) and the live documents' average (at least 1)."""
         got = self._lengths.get(field)
         if got is None:
-            dfl = self._searcher.reader().doc_field_length
-            arr = np.fromiter((dfl(d, field, 0) for d in range(self.n)), np.float32, self.n)
+            arr = self._per_segment(lambda sub: columns.field_lengths(sub, field), np.float32)
             got = (arr, max(1.0, float(arr[self.live].sum()) / max(1, self.doc_count)))
             self._lengths[field] = got
         return got
@@ -290,12 +290,17 @@ class Snapshot:
             self._columns[name] = col
         return col
 
+    def _per_segment(self, read: Callable[[Any], np.ndarray], dtype: Any) -> np.ndarray:
+        """One array per docnum from ``read`` of each segment's reader."""
+        got = [read(sub) for sub, _ in self._searcher.reader().leaf_readers()]
+        return np.concatenate(got).astype(dtype) if got else np.zeros(0, dtype)
+
     @property
     def published(self) -> np.ndarray:
         """Publication time (epoch seconds) per docnum; 0 when unknown."""
         if self._published is None:
             # Whoosh fills a missing NUMERIC value with the type's maximum.
-            raw = np.asarray(self.column("published_ts", 0), dtype=np.int64)
+            raw = self._per_segment(lambda sub: columns.int_column(sub, "published_ts", 0), np.int64)
             self._published = np.where((raw > 0) & (raw < 2**62), raw, 0)
         return self._published
 
