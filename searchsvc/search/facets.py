@@ -7,6 +7,7 @@ from collections import Counter
 import numpy as np
 
 from searchsvc.analysis import fold_text
+from searchsvc.search.evaluate import best
 from searchsvc.search.results import FacetValue
 from searchsvc.store.snapshot import Snapshot
 
@@ -37,24 +38,29 @@ class Facets:
                 self.category_codes[ids] = len(self.category_keys)
                 self.category_keys.append(key)
                 self.category_display[key] = snapshot.stored(int(ids[0])).get("category") or key
-        self._n = snapshot.n
-        # Every tag's postings end to end, each with its tag's number: one pass counts all tags of a result.
+        # Each live document's tags (their numbers), documents in docnum order: a result's tags are then
+        # gathered from its own documents, however many tags the archive has.
+        docs = np.concatenate([np.zeros(0, np.int64), *self.tag_ids.values()])
+        codes = np.repeat(np.arange(len(self.tag_ids)), [len(v) for v in self.tag_ids.values()])
+        order = np.argsort(docs, kind="stable")
         self._tag_keys = list(self.tag_ids)
-        self._tag_docs = np.concatenate([np.zeros(0, np.int64), *self.tag_ids.values()])
-        self._tag_codes = np.repeat(np.arange(len(self._tag_keys)), [len(v) for v in self.tag_ids.values()])
+        self._doc_tags = codes[order]
+        self._doc_tag_starts = np.searchsorted(docs[order], np.arange(snapshot.n + 1))
 
     def count(self, docs: np.ndarray) -> dict[str, list[FacetValue]]:
-        """The top categories and tags among ``docs``, with how many of them each holds."""
-        mask = np.zeros(self._n, bool)
-        mask[docs] = True
-        per_tag = np.bincount(self._tag_codes[mask[self._tag_docs]], minlength=len(self._tag_keys))
-        tags = Counter(dict(zip(self._tag_keys, per_tag.tolist())))
-        codes = self.category_codes[docs]
-        counts = np.bincount(codes, minlength=len(self.category_keys)) if len(codes) else np.zeros(0, np.int64)
-        cats = Counter({self.category_keys[i]: int(n) for i, n in enumerate(counts) if n and self.category_keys[i]})
+        """The top categories and tags among ``docs`` (distinct docnums), with how many of them each holds;
+        ties in the order the index lists the keys."""
+        starts, ends = self._doc_tag_starts[docs], self._doc_tag_starts[docs + 1]
+        counts = ends - starts
+        # Every doc's range starts[i] … ends[i] of _doc_tags, concatenated.
+        at = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
+        per_tag = np.bincount(self._doc_tags[at], minlength=len(self._tag_keys))
+        per_cat = np.bincount(self.category_codes[docs], minlength=len(self.category_keys))
+        per_cat[0] = 0  # no category
         return {
-            "category": [FacetValue(self.category_display.get(k, k), n) for k, n in cats.most_common(TOP_CATEGORIES)],
-            "tags": [FacetValue(self.tag_display.get(k, k), n) for k, n in tags.most_common(TOP_TAGS) if n],
+            "category": [FacetValue(self.category_display.get(k, k), n) for k, n in _top(self.category_keys, per_cat,
+                                                                                        TOP_CATEGORIES)],
+            "tags": [FacetValue(self.tag_display.get(k, k), n) for k, n in _top(self._tag_keys, per_tag, TOP_TAGS)],
         }
 
     def tags(self, prefix: str, limit: int) -> list[FacetValue]:
@@ -63,6 +69,12 @@ class Facets:
         found = [(k, n) for k, n in self.tag_counts.items() if k.startswith(key) or f" {key}" in k]
         found.sort(key=lambda kn: (not kn[0].startswith(key), -kn[1], kn[0]))
         return [FacetValue(self.tag_display.get(k, k), n) for k, n in found[:limit]]
+
+
+def _top(keys: list[str], counts: np.ndarray, k: int) -> list[tuple[str, int]]:
+    """The ``k`` keys with the highest counts above 0, ties in key order (as ``Counter.most_common``), without
+    going through every key in Python: an archive has tens of thousands of tags."""
+    return [(keys[i], int(counts[i])) for i in best(counts, k).tolist() if counts[i]]
 
 
 def _live_postings(snapshot: Snapshot, field: str, key: str) -> np.ndarray:
