@@ -155,6 +155,21 @@ class Evaluator:
             v.score[inside] = self.scored(field, text).tf(self.snapshot, field)[at[inside]] * np.float32(weight)
         return v
 
+    def _add_term(self, out: Vectors, field: str, text: str, boost: float) -> None:
+        """``out`` plus ``term``'s vectors, in place: a list is added where it is, not spread into vectors of
+        the whole archive first (an ``Or`` of a word's forms, in every query). The same float32 sums."""
+        p = self.postings(field, text)
+        if p.kept and p.is_dense:
+            tf, match = p.dense(self.snapshot, field)
+            weight = boost and self.term_weight(field, text, boost)
+            if weight:
+                out.score += tf * np.float32(weight)
+            out.match |= match
+            return
+        ids, scores = self.term_scores(field, text, boost)
+        out.match[ids] = True
+        out.score[ids] += scores
+
     def sum_of_terms(self, terms: list[tuple[np.ndarray, np.ndarray]]) -> Vectors:
         """Live documents holding any of the terms (``term_scores`` of each), their scores summed: an ``Or``
         of many terms in one pass, for related stories' hundred key terms."""
@@ -196,6 +211,9 @@ class Evaluator:
             case Or():
                 out = self.empty()
                 for part in node.parts:
+                    if isinstance(part, Term) and self.universe is None:
+                        self._add_term(out, part.field, part.text, boost * part.boost)
+                        continue
                     v = self._eval(part, boost)
                     out.match |= v.match
                     out.score += v.score

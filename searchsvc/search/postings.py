@@ -20,8 +20,7 @@ import numpy as np
 from searchsvc.store import flat
 from searchsvc.store.snapshot import Snapshot
 
-K1 = flat.BM25_K1  # 1.2: the flat files' block maxima are taken with the same parameters
-B = flat.BM25_B  # 0.75
+K1 = flat.BM25_K1  # 1.2: the flat files' block maxima are taken with the same parameters (B: Snapshot.length_norm)
 MIN_POSTINGS = 1024  # shorter lists are read again per search (a few microseconds) rather than kept
 _BYTES_PER_POSTING = 8  # docnum int32, frequency part float32
 # A list holding at least this share of the documents is also kept as dense vectors (frequency part and
@@ -63,10 +62,9 @@ class TermPostings:
         """BM25's frequency part of each posting (float32): its score is this times idf and boost."""
         tf = self._tf
         if tf is None:
-            lengths, average = snapshot.lengths(field)
             w = self.weights
             assert w is not None
-            tf = self._tf = w * (K1 + 1) / (w + K1 * (1 - B + B * lengths[self.ids] / average))
+            tf = self._tf = w * (K1 + 1) / (w + snapshot.length_norm(field)[self.ids])
             self.weights = None  # not needed again: a kept list costs two arrays, not three
         return tf
 

@@ -57,6 +57,7 @@ class Snapshot:
         self.live = live
         self.doc_count = int(live.sum())
         self._lengths: dict[str, tuple[np.ndarray, float]] = {}
+        self._norms: dict[str, np.ndarray] = {}
         self._columns: dict[str, list[Any]] = {}
         self._published: np.ndarray | None = None
 
@@ -250,6 +251,17 @@ class Snapshot:
             arr = self._per_segment(lambda sub: columns.field_lengths(sub, field), np.float32)
             got = (arr, max(1.0, float(arr[self.live].sum()) / max(1, self.doc_count)))
             self._lengths[field] = got
+        return got
+
+    def length_norm(self, field: str) -> np.ndarray:
+        """BM25's length normalisation ``K1 (1 - B + B length / average)`` of each document (float32, the
+        same arithmetic per document as on a gathered list): a term's frequency part is then
+        ``w (K1 + 1) / (w + norm)``, half the passes over a common word's list."""
+        got = self._norms.get(field)
+        if got is None:
+            lengths, average = self.lengths(field)
+            k1, b = flat.BM25_K1, flat.BM25_B
+            got = self._norms[field] = k1 * (1 - b + b * lengths / average)
         return got
 
     def terms(self, field: str) -> Iterator[str]:
