@@ -14,6 +14,8 @@ from array import array
 
 import numpy as np
 
+from searchsvc.arrays import concat_ranges
+
 # re.split with one group alternates: whitespace, chunk, whitespace, ..., whitespace.
 _SPLIT = re.compile(r"(\S+|\n)")
 
@@ -50,8 +52,7 @@ class Columns:
         lo = bounds[k]
         counts = bounds[k + 1] - lo
         del bounds  # a live view would stop the array from growing
-        before = np.cumsum(counts) - counts
-        index = np.repeat(lo - before, counts) + np.arange(int(counts.sum()))
+        index = concat_ranges(lo, counts)
         out = {}
         for name, column in self.columns.items():
             view = np.frombuffer(column, np.int32)

@@ -128,19 +128,10 @@ class Evaluator:
         return p.ids, self.scored(field, text).tf(self.snapshot, field) * np.float32(weight)
 
     def term(self, field: str, text: str, boost: float) -> Vectors:
-        if self.universe is None:
-            p = self.postings(field, text)
-            if p.kept and p.is_dense:  # kept: scored before
-                tf, match = p.dense(self.snapshot, field)
-                weight = boost and self.term_weight(field, text, boost)
-                score = tf * np.float32(weight) if weight else np.zeros(len(tf), np.float32)
-                return Vectors(score, match.copy())  # callers combine vectors in place
-            v = self.empty()
-            ids, scores = self.term_scores(field, text, boost)
-            v.match[ids] = True
-            v.score[ids] = scores
-            return v
         v = self.empty()
+        if self.universe is None:
+            self._add_term(v, field, text, boost)
+            return v
         p = self.postings(field, text)
         ids = p.ids
         if not len(ids) or not len(self.universe):
@@ -159,7 +150,7 @@ class Evaluator:
         """``out`` plus ``term``'s vectors, in place: a list is added where it is, not spread into vectors of
         the whole archive first (an ``Or`` of a word's forms, in every query). The same float32 sums."""
         p = self.postings(field, text)
-        if p.kept and p.is_dense:
+        if p.kept and p.is_dense:  # kept: scored before
             tf, match = p.dense(self.snapshot, field)
             weight = boost and self.term_weight(field, text, boost)
             if weight:

@@ -7,6 +7,7 @@ from collections import Counter
 import numpy as np
 
 from searchsvc.analysis import fold_text
+from searchsvc.arrays import concat_ranges
 from searchsvc.search.evaluate import best
 from searchsvc.search.results import FacetValue
 from searchsvc.store.snapshot import Snapshot
@@ -51,10 +52,7 @@ class Facets:
         """The top categories and tags among ``docs`` (distinct docnums), with how many of them each holds;
         ties in the order the index lists the keys."""
         starts, ends = self._doc_tag_starts[docs], self._doc_tag_starts[docs + 1]
-        counts = ends - starts
-        # Every doc's range starts[i] … ends[i] of _doc_tags, concatenated.
-        at = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
-        per_tag = np.bincount(self._doc_tags[at], minlength=len(self._tag_keys))
+        per_tag = np.bincount(self._doc_tags[concat_ranges(starts, ends - starts)], minlength=len(self._tag_keys))
         per_cat = np.bincount(self.category_codes[docs], minlength=len(self.category_keys))
         per_cat[0] = 0  # no category
         return {

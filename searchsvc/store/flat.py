@@ -44,6 +44,8 @@ from typing import Any
 
 import numpy as np
 
+from searchsvc.arrays import concat_ranges
+
 SUFFIX = ".flat"
 MAGIC = b"SVFLAT3\n"
 _HEAD = len(MAGIC) + 16  # magic, then the directory's offset and length (uint64 each)
@@ -175,9 +177,7 @@ class FlatPostings:
         sel = at[held] + start
         pbounds = arrays["pbounds"]
         first, counts = pbounds[sel].astype(np.int64), (pbounds[sel + 1] - pbounds[sel]).astype(np.int64)
-        # Every selected posting's range first[i] … first[i] + counts[i], concatenated.
-        index = np.repeat(first - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
-        return held, counts, arrays["positions"][index].astype(np.int64)
+        return held, counts, arrays["positions"][concat_ranges(first, counts)].astype(np.int64)
 
     def read_positions_into(self, fieldname: str, start: int, out: np.ndarray) -> None:
         """The field's positions from ``start`` copied into ``out`` (4-byte integers)."""

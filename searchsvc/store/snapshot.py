@@ -4,8 +4,8 @@ Everything above the store reads an index through a Snapshot and never through W
 positions come from each segment's flat file (``flat.py``), decode-free and memory-mapped; stored fields,
 ids and field lengths from Whoosh's own files. A Snapshot sees one commit: after an ``add`` or ``delete``,
 ``reopened()`` gives the next one (the generation's vocabulary and bigram table, written by the reindex,
-stay). Reading never writes: a generation without what serving needs is refused
-with "run `searchsvc reindex`", never patched up by a reader.
+stay). Reading never writes: a generation without what serving needs is refused with "run `searchsvc
+reindex`", never patched up by a reader.
 """
 
 from __future__ import annotations
@@ -305,7 +305,7 @@ class Snapshot:
     def _per_segment(self, read: Callable[[Any], np.ndarray], dtype: Any) -> np.ndarray:
         """One array per docnum from ``read`` of each segment's reader."""
         got = [read(sub) for sub, _ in self._searcher.reader().leaf_readers()]
-        return np.concatenate(got).astype(dtype) if got else np.zeros(0, dtype)
+        return np.concatenate(got).astype(dtype, copy=False) if got else np.zeros(0, dtype)
 
     @property
     def published(self) -> np.ndarray:
