@@ -24,7 +24,7 @@ MAX_LINES = 400
 
 # Data flows downwards through this list: a module may import its own layer and earlier ones, never a later one.
 LAYERS: list[list[str]] = [
-    ["config", "errors", "gunicorn_conf", "sample"],
+    ["arrays", "config", "errors", "gunicorn_conf", "sample"],
     ["articles"],
     ["analysis"],
     ["ingest", "model", "snippets"],
