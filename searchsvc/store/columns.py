@@ -9,11 +9,15 @@ a kind this code does not know is decoded Whoosh's way, one document at a time, 
 
 from __future__ import annotations
 
+import pickle
+import zlib
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from isal import isal_zlib
 from whoosh import columns
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, STORED_COLUMN, _lenfield
 from whoosh.util.numeric import byte_to_length
 
 # Whoosh records a length as one byte (``length_to_byte``); byte 0 is "no length".
@@ -57,6 +61,32 @@ def int_column(segment: Any, name: str, default: int) -> np.ndarray:
             # Whoosh's sortable form of a signed 64-bit integer is the integer plus 2^63.
             return (sortable ^ np.uint64(1 << 63)).view(np.int64)
     return np.fromiter(reader, np.int64, n)
+
+
+def stored_fields(segment: Any) -> Callable[[int], dict[str, Any]]:
+    """A segment reader's stored fields of a docnum, as ``segment.stored_fields`` gives them.
+
+    Whoosh keeps them pickled and zlib-compressed, one value per document; through its readers an
+    article took 52 µs, a tenth of a search at 35,000 articles, and 37 µs read here: one slice, ISA-L's
+    inflate (the same DEFLATE streams as zlib's, decoded in about half the time) and one unpickle.
+    """
+    reader = segment._perdoc._cached_reader("_stored", STORED_COLUMN)  # noqa: SLF001
+    inner: Any = getattr(reader, "_child", None)
+    if (type(reader) is not columns.PickleColumn.Reader or type(inner) is not columns.CompressedBytesColumn.Reader
+            or inner._decompress is not zlib.decompress):  # noqa: SLF001
+        return lambda docnum: dict(segment.stored_fields(docnum))
+    lengths, offsets, base, get = inner._lengths, inner._offsets, inner._basepos, inner._dbfile.get  # noqa: SLF001
+    schema = segment.schema
+    inflate, loads = isal_zlib.decompress, pickle.loads
+
+    def read(docnum: int) -> dict[str, Any]:
+        length = lengths[docnum]
+        if not length:
+            return {}
+        fields = loads(inflate(get(base + offsets[docnum], length)))
+        return {k: v for k, v in fields.items() if k in schema}  # as Whoosh: not a field removed since
+
+    return read
 
 
 def _raw(reader: Any, typecode: str) -> np.ndarray | None:

@@ -10,6 +10,7 @@ reindex`", never patched up by a reader.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -60,6 +61,8 @@ class Snapshot:
         self._norms: dict[str, np.ndarray] = {}
         self._columns: dict[str, list[Any]] = {}
         self._published: np.ndarray | None = None
+        self._starts = [offset for offset, _ in self._leaves]
+        self._stored = [columns.stored_fields(sub) for sub, _ in reader.leaf_readers()]
 
     @classmethod
     def open(cls, gen: Generation) -> Snapshot:
@@ -272,7 +275,10 @@ class Snapshot:
     # -- documents ------------------------------------------------------------------------------
 
     def stored(self, docnum: int) -> dict[str, Any]:
-        return dict(self._searcher.stored_fields(docnum))
+        if not 0 <= docnum < self.n:
+            raise IndexError(f"docnum {docnum} is not in 0..{self.n - 1}")
+        i = bisect_right(self._starts, docnum) - 1
+        return self._stored[i](docnum - self._starts[i])
 
     def docnum(self, article_id: str) -> int | None:
         """The live document of an id, or None."""

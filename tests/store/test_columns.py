@@ -68,6 +68,24 @@ def test_int_column_is_whoosh_s_per_document_values(leaves: list) -> None:
     assert columns.int_column(leaves[2], "published_ts", 0)[2] == int(MIXED[2].published.timestamp()) < 0  # type: ignore[union-attr]
 
 
+def test_stored_fields_are_whoosh_s_per_document_fields(leaves: list) -> None:
+    for sub in leaves:
+        read = columns.stored_fields(sub)
+        for d in range(sub.doc_count_all()):
+            assert read(d) == dict(sub.stored_fields(d))
+    assert columns.stored_fields(leaves[1])(0)["title"] == UNDATED.title
+
+
+def test_a_snapshot_s_stored_fields_are_found_in_their_segment(home: Path) -> None:
+    snap = Snapshot.open(IndexHome(home).current())
+    assert [snap.stored(d)["id"] for d in range(60, 64)] == ["u-1", "m-undated", "m-dated", "m-old"]
+    assert snap.stored(62)["body"] == MIXED[1].body
+    with pytest.raises(IndexError):
+        snap.stored(64)
+    with pytest.raises(IndexError):
+        snap.stored(-1)
+
+
 def test_a_snapshot_s_publication_times_and_live_documents_cover_every_segment(home: Path,
                                                                              sample_articles: tuple) -> None:
     snap = Snapshot.open(IndexHome(home).current())
