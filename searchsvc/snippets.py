@@ -56,6 +56,8 @@ _SEPARATORS = ".,/:"  # inside numbers (498.000, 30/11/2018): the separators of 
 _OTHER = b"\x00"  # in a skeleton: a character only the full analysis handles
 # analysis.SYLLABLE for skeletons, where every letter or digit is ASCII: the same syllables, found faster.
 _SYLLABLE = re.compile(r"[0-9]+(?:[.,/:][0-9]+)+|[a-z0-9]+")
+# The same matches, each found as an empty group: findall then builds no substrings (half the time).
+_COUNT_SYLLABLES = re.compile(f"(?:{_SYLLABLE.pattern})()")
 
 
 def _skeleton_table() -> np.ndarray:
@@ -168,7 +170,7 @@ def _count(skeleton: str, start: int, end: int, cap: int) -> int:
     while start < end and n < cap:
         # A stretch long enough for ``cap`` syllables of ordinary text, cut after a space.
         stop = end if end - start <= 8 * cap else skeleton.rfind(" ", start, start + 8 * cap) + 1 or end
-        n += len(_SYLLABLE.findall(skeleton, start, stop))
+        n += len(_COUNT_SYLLABLES.findall(skeleton, start, stop))
         start = stop
     return min(n, cap)
 
