@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ _TOTAL_KEY = 0
 _FLUSH = 1 << 21
 
 
+@lru_cache(maxsize=1 << 16)  # a query hashes each of its forms several times; common ones recur across queries
 def _hash(syllable: str) -> int:
     # Stable across processes (str.__hash__ is salted per process): workers' tables are merged.
     return int.from_bytes(hashlib.blake2b(syllable.encode("utf-8"), digest_size=8).digest(), "little")
@@ -141,23 +143,24 @@ class Bigrams:
         self.keys = table[0]
         self.values = table[1]
         self.followers = table[2]
-        self.total = max(1, int(self._lookup(np.asarray([_TOTAL_KEY], np.uint64), self.values)[0]))
+        self.total = max(1, int(self._lookup(np.asarray([_TOTAL_KEY], np.uint64), self.values)[0][0]))
 
-    def _lookup(self, keys: np.ndarray, row: np.ndarray) -> np.ndarray:
+    def _lookup(self, keys: np.ndarray, *rows: np.ndarray) -> list[np.ndarray]:
+        """Each row's value at each key (0 for a key not in the table): one search for every row."""
         at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
-        return np.where(self.keys[at] == keys, row[at], 0).astype(np.float64)
+        found = self.keys[at] == keys
+        return [np.where(found, row[at], 0).astype(np.float64) for row in rows]
 
-    def counts(self, syllables: Sequence[str]) -> np.ndarray:
-        return self._lookup(_unigram_keys(_hashes(syllables)), self.values)
-
-    def distinct_followers(self, syllables: Sequence[str]) -> np.ndarray:
-        return self._lookup(_unigram_keys(_hashes(syllables)), self.followers)
+    def unigrams(self, syllables: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """How often each syllable occurs, and how many distinct syllables follow it."""
+        counts, followers = self._lookup(_unigram_keys(_hashes(syllables)), self.values, self.followers)
+        return counts, followers
 
     def pair_counts(self, left: Sequence[str], right: Sequence[str]) -> np.ndarray:
         """``counts[i, j]``: how often ``right[j]`` directly follows ``left[i]``."""
         a, b = _hashes(left), _hashes(right)
         keys = _pair_keys(np.repeat(a, len(b)), np.tile(b, len(a)))
-        return self._lookup(keys, self.values).reshape(len(a), len(b))
+        return self._lookup(keys, self.values)[0].reshape(len(a), len(b))
 
 
 def save(directory: Path, table: np.ndarray) -> None:

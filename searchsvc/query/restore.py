@@ -139,7 +139,8 @@ def _posteriors(run: list[Syllable], forms: list[list[str]], vocab: Vocabulary) 
         return []
     model = vocab.bigrams
     assert model is not None, "store.snapshot attaches the generation's bigram table"
-    uni = [model.counts(fs) + 0.5 for fs in forms]
+    stats = [model.unigrams(fs) for fs in forms]
+    uni = [counts + 0.5 for counts, _ in stats]
     prior = [u / model.total for u in uni]
     trans: list[np.ndarray] = []
     for i in range(1, len(run)):
@@ -147,7 +148,7 @@ def _posteriors(run: list[Syllable], forms: list[list[str]], vocab: Vocabulary) 
             trans.append(np.tile(prior[i], (len(forms[i - 1]), 1)))
             continue
         pairs = model.pair_counts(forms[i - 1], forms[i])
-        backoff = model.distinct_followers(forms[i - 1])[:, None] + 1.0
+        backoff = stats[i - 1][1][:, None] + 1.0
         trans.append((pairs + backoff * prior[i]) / (uni[i - 1][:, None] + backoff))
     alpha = [prior[0] / prior[0].sum()]
     for t in trans:

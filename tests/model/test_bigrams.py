@@ -50,13 +50,14 @@ def test_counts_are_exact_for_every_syllable_and_pair(texts: list[str]) -> None:
     one, two = _plain_counts(texts)
     table = _table(texts)
     syllables = sorted(one)
-    assert table.counts(syllables).tolist() == [one[s] for s in syllables]
+    counts, distinct_followers = table.unigrams(syllables)
+    assert counts.tolist() == [one[s] for s in syllables]
     pairs = sorted(two)
     got = [table.pair_counts([a], [b])[0, 0] for a, b in pairs]
     assert got == [two[p] for p in pairs]
     assert table.total == sum(one.values())
     followers = {a: len({b for x, b in two if x == a}) for a in syllables}
-    assert table.distinct_followers(syllables).tolist() == [followers[s] for s in syllables]
+    assert distinct_followers.tolist() == [followers[s] for s in syllables]
     # A pair that never occurs (both syllables do) counts nothing.
     absent = next((a, b) for a in syllables for b in syllables if (a, b) not in two)
     assert table.pair_counts([absent[0]], [absent[1]])[0, 0] == 0
