@@ -181,4 +181,6 @@ def load(directory: Path) -> Bigrams | None:
         return None
     if table.ndim != 2 or table.shape[0] != 3 or table.dtype != np.uint64 or not table.shape[1]:
         return None
-    return Bigrams(table)
+    # A plain view of the mapping: every slice of an np.memmap runs its Python __array_finalize__ (a sixth
+    # of a query's accent restoration went there).
+    return Bigrams(table.view(np.ndarray))
