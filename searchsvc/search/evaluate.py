@@ -265,10 +265,9 @@ class Evaluator:
         cand = np.flatnonzero(out.match)
         if len(cand) == 0 or len(node.words) < 2:
             return out
-        ranked = cand[np.argsort(-out.score[cand], kind="stable")]
-        if len(ranked) > PHRASE_CANDIDATES:
+        if len(cand) > PHRASE_CANDIDATES:
             self.partial = True
-        checked = np.sort(ranked[:PHRASE_CANDIDATES])
+        checked = np.sort(cand[best(out.score[cand], PHRASE_CANDIDATES)])
         ok = self._positions_match(node.field, list(node.words), checked)
         out.match[:] = False
         out.match[ok] = True
@@ -288,17 +287,31 @@ class Evaluator:
                 self.partial = True
                 break
             got = self._keys(field, words[i], docs, i)
-            keys = got if keys is None else np.intersect1d(keys, got, assume_unique=True)
-            docs = np.unique(keys >> 32)
+            keys = got if keys is None else _intersect(keys, got)
+            holders = keys >> 32  # ascending, each document once per occurrence
+            docs = holders[np.flatnonzero(np.diff(holders, prepend=-1))]
             if not len(docs):
                 break
         return docs
 
     def _keys(self, field: str, word: str, docs: np.ndarray, shift: int) -> np.ndarray:
-        """``doc << 32 | position - shift`` for every occurrence of ``word`` in ``docs`` (ascending)."""
+        """``doc << 32 | position - shift`` for every occurrence of ``word`` in ``docs``, ascending."""
         held, counts, pos = self.snapshot.positions_of(field, word, docs)
         keys = (np.repeat(docs[held].astype(np.int64), counts) << 32) + pos - shift
-        return keys[pos >= shift]
+        keys = keys[pos >= shift]
+        # A document's positions are stored in order, so the keys ascend; a pass checks it, a sort is the fallback.
+        return keys if len(keys) < 2 or bool((keys[1:] > keys[:-1]).all()) else np.unique(keys)
+
+
+def _intersect(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The values in both ascending, duplicate-free arrays, ascending: the shorter one looked up in the
+    longer (``np.intersect1d`` sorts both together, and a common word's keys are most of the work)."""
+    if len(a) > len(b):
+        a, b = b, a
+    if not len(b):
+        return b
+    at = np.minimum(np.searchsorted(b, a), len(b) - 1)
+    return a[b[at] == a]
 
 
 def _terms(node: Node) -> Iterator[tuple[str, str]]:

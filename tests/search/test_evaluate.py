@@ -396,3 +396,13 @@ def test_the_best_k_are_those_a_stable_sort_of_all_would_give_ties_included() ->
     for n, k in ((0, 5), (3, 5), (41, 41), (1000, 41), (5000, 1), (100, 0), (0, 0)):
         scores = rng.integers(0, 20, n).astype(np.float32)  # many ties, also across the k-th place
         assert best(scores, k).tolist() == np.argsort(-scores, kind="stable")[:k].tolist(), (n, k)
+
+
+def test_intersect_is_numpy_s_sorted_intersection() -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        a = np.unique(rng.integers(0, 60, rng.integers(0, 30)))
+        b = np.unique(rng.integers(0, 60, rng.integers(0, 30)))
+        got = evaluate._intersect(a, b)
+        assert got.tolist() == np.intersect1d(a, b).tolist()
+        assert evaluate._intersect(b, a).tolist() == got.tolist()
