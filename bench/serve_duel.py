@@ -35,12 +35,15 @@ from serve_load import Load, cpu_seconds, server, settle, worker_pids, zipf_path
 @click.option("--duration", type=click.FloatRange(min=1), default=60.0, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--seed", type=int, default=2017, show_default=True)
-def main(against: Path, distinct: int, connections: int, duration: float, workers: int, seed: int) -> None:
+@click.option("--index-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Serve this index home (one bench/scaling.py built) instead of baomoi's bench index.")
+def main(against: Path, distinct: int, connections: int, duration: float, workers: int, seed: int,
+         index_dir: Path | None) -> None:
     """Workers' CPU ms per request of this build and of --against, served at the same time."""
     os.environ["SEARCHSVC_RESULT_CACHE"] = "0"  # every request computed, in both servers
     articles, vocab = corpus.load_articles(None)
     queries = corpus.make_queries(articles, vocab, distinct, seed)
-    home = corpus.searchsvc_index(articles, None, False)
+    home = index_dir or corpus.searchsvc_index(articles, None, False)
     del articles
     paths = zipf_paths(queries, 100_000, 0.0, seed)
     warm = zipf_paths(queries, 200, 0.0, seed + 1)

@@ -333,9 +333,15 @@ def main(limit: int | None, distinct: int, zipf_s: float, connections: int, dura
     print(corpus.table(rows))
     if load.errors:
         print("errors: " + ", ".join(f"{k} × {n}" for k, n in sorted(load.errors.items())))
-    ok = rps >= TARGET_RPS and lat.get("p99", 1e9) <= TARGET_P99_MS and errors == 0 and peak <= TARGET_RSS_MB
-    print(f"target >= {TARGET_RPS:.0f} req/s, p99 <= {TARGET_P99_MS:.0f} ms, 0 errors, <= {TARGET_RSS_MB:.0f} MB "
-          f"per worker: {'met' if ok else 'MISSED'}")
+    # Two targets, judged apart: the served one (issue 15's, without the answer cache) and memory per worker,
+    # where peak RSS also counts the mapped index's pages, which both workers share with the page cache.
+    served = rps >= TARGET_RPS and lat.get("p99", 1e9) <= TARGET_P99_MS and errors == 0
+    private = max((r["private_mb"] for r in rss.values()), default=0.0)
+    ok = served and peak <= TARGET_RSS_MB
+    verdict = {True: "met", False: "MISSED"}
+    print(f"target >= {TARGET_RPS:.0f} req/s, p99 <= {TARGET_P99_MS:.0f} ms, 0 errors: {verdict[served]}; "
+          f"<= {TARGET_RSS_MB:.0f} MB per worker: peak RSS {peak:.0f} MB {verdict[peak <= TARGET_RSS_MB]}, "
+          f"private {private:.0f} MB {verdict[private <= TARGET_RSS_MB]}")
     cores = os.cpu_count() or 1
     print(f"CPU during the run: workers {workers_cpu:.1f} s, this load generator {client_cpu:.1f} s, of "
           f"{cores} cores × {seconds:.1f} s = {cores * seconds:.1f} s; workers' CPU per request "
@@ -347,6 +353,7 @@ def main(limit: int | None, distinct: int, zipf_s: float, connections: int, dura
             "corpus": corpus.size_label(limit), **info, "distinct_queries": distinct, "zipf_s": zipf_s,
             "connections": connections, "workers": workers, "seconds": seconds, "requests": done, "rps": rps,
             "latency_ms": lat, "errors": load.errors, "workers_rss_mb": rss, "target_met": ok,
+            "served_target_met": served,
             "load_before": load_before, "load_after": load_after, "workers_cpu_s": workers_cpu,
             "client_cpu_s": client_cpu,
         }
