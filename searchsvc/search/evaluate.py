@@ -295,12 +295,11 @@ class Evaluator:
         return docs
 
     def _keys(self, field: str, word: str, docs: np.ndarray, shift: int) -> np.ndarray:
-        """``doc << 32 | position - shift`` for every occurrence of ``word`` in ``docs``, ascending."""
+        """``doc << 32 | position - shift`` for every occurrence of ``word`` in ``docs``, ascending: ``docs``
+        ascend, and a document's positions are stored in order (``analysis.term_positions``)."""
         held, counts, pos = self.snapshot.positions_of(field, word, docs)
         keys = (np.repeat(docs[held].astype(np.int64), counts) << 32) + pos - shift
-        keys = keys[pos >= shift]
-        # A document's positions are stored in order, so the keys ascend; a pass checks it, a sort is the fallback.
-        return keys if len(keys) < 2 or bool((keys[1:] > keys[:-1]).all()) else np.unique(keys)
+        return keys[pos >= shift]
 
 
 def _intersect(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -44,6 +44,7 @@ class Snapshot:
                                        "run `searchsvc reindex SOURCE...`")
             self._leaves.append((offset, found))
             block_starts.append(np.arange(offset, offset + sub.doc_count_all(), flat.BLOCK, dtype=np.int64))
+        self._starts = [offset for offset, _ in self._leaves]  # each segment's first docnum
         self.n: int = reader.doc_count_all()
         # Each segment's blocks of flat.BLOCK docnums, numbered across segments: block i is docnums
         # block_bounds[i] to block_bounds[i + 1] - 1 (a segment's last block may be short).
@@ -61,7 +62,6 @@ class Snapshot:
         self._norms: dict[str, np.ndarray] = {}
         self._columns: dict[str, list[Any]] = {}
         self._published: np.ndarray | None = None
-        self._starts = [offset for offset, _ in self._leaves]
         self._stored = [columns.stored_fields(sub) for sub, _ in reader.leaf_readers()]
 
     @classmethod
@@ -163,7 +163,7 @@ class Snapshot:
         held = np.zeros(len(docs), bool)
         counts: list[np.ndarray] = []
         positions: list[np.ndarray] = []
-        cuts = np.searchsorted(docs, [offset for offset, _ in self._leaves] + [self.n])
+        cuts = np.searchsorted(docs, [*self._starts, self.n])
         for (offset, segment), lo, hi in zip(self._leaves, cuts[:-1].tolist(), cuts[1:].tolist(), strict=True):
             if lo == hi or not segment.has_positions(field):
                 continue
