@@ -17,22 +17,21 @@ import queue
 import traceback
 from array import array
 from collections.abc import Callable, Iterable, Iterator
-from itertools import compress, islice, repeat
-from operator import is_
+from itertools import islice
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-import numpy as np
 from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.fields import Schema, UnknownFieldError
 from whoosh.filedb.filestore import Storage
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
-from searchsvc.store.analyzers import IndexColumns, index_columns
+from searchsvc.store.analyzers import index_columns
+from searchsvc.store.bulk import BulkPostingsWriter, FieldPool
 from searchsvc.store.flat import path_for
 from searchsvc.store.flat_write import FlatWriter
-from searchsvc.store.w3 import BulkPostingsWriter, CompactPositions, decode_many
+from searchsvc.store.w3 import CompactPositions
 
 T = TypeVar("T")
 Fields = dict[str, Any]
@@ -40,107 +39,11 @@ Fields = dict[str, Any]
 BATCH = 32  # documents per job sent to a worker
 QUEUED_BATCHES_PER_WORKER = 4  # how far reading may run ahead of indexing (bounds memory)
 SEGMENT_POSTINGS = 4_000_000  # a worker starts a new segment beyond this (~120 MB of pool, ~500 MB peak)
-_CHUNK_POSTINGS = 500_000  # postings turned into Python objects at a time when writing
 
 
 def supported(schema: Schema) -> bool:
     """Whether the fast path can index ``schema`` (no term vectors, no separate spelling fields)."""
     return not any(f.vector or f.separate_spelling() for _, f in schema.items())
-
-
-class _FieldPool:
-    """One field's postings in arrival order, as columns: what Whoosh's pool holds as 5-tuples."""
-
-    def __init__(self) -> None:
-        self.terms: dict[bytes, int] = {}
-        self.term_ids = array("I")
-        self.docs = array("I")
-        self.weights = array("d")
-        self.value_lengths = array("I")
-        self.values = bytearray()
-
-    def __len__(self) -> int:
-        return len(self.term_ids)
-
-    def add(self, docnum: int, items: Iterable[tuple[bytes, int, float, bytes | None]], boost: float) -> int:
-        """Adds one document's postings; returns the sum of their frequencies."""
-        rows = list(items)
-        if not rows:
-            return 0
-        tbytes, freqs, weights, values = zip(*rows, strict=True)
-        values = tuple(v or b"" for v in values)
-        return self.add_columns(docnum, (list(tbytes), np.asarray(freqs), np.asarray(weights, np.float64),
-                                         np.fromiter(map(len, values), np.uint32, len(values)), b"".join(values)),
-                                boost)
-
-    def add_columns(self, docnum: int, columns: IndexColumns, boost: float) -> int:
-        """``add`` for postings given as columns (``analyzers.index_columns``)."""
-        tbytes, freqs, weights, value_lengths, values = columns
-        if not tbytes:
-            return 0
-        terms = self.terms
-        known = list(map(terms.get, tbytes))
-        if None in known:
-            for t in compress(tbytes, map(is_, known, repeat(None))):  # a document's terms are distinct
-                terms.setdefault(t, len(terms))
-            known = list(map(terms.__getitem__, tbytes))
-        self.term_ids.extend(known)  # type: ignore[arg-type]  # no None in it
-        self.docs.extend([docnum] * len(tbytes))
-        self.weights.frombytes((weights if boost == 1.0 else weights * boost).astype(np.float64).tobytes())
-        self.value_lengths.frombytes(value_lengths.astype(np.uint32).tobytes())
-        self.values += values
-        return int(freqs.sum())
-
-    def write(self, bulk: BulkPostingsWriter, doc_lengths: array[int], flat: FlatWriter | None, fieldname: str,
-              positional: bool) -> None:
-        """Every term's posting list, terms in byte order, documents ascending (a stable sort); the same
-        postings to ``flat`` as arrays, with their positions decoded when ``positional``."""
-        names = sorted(self.terms)
-        rank = np.empty(len(names), dtype=np.uint32)
-        rank[np.fromiter((self.terms[t] for t in names), dtype=np.int64, count=len(names))] = np.arange(
-            len(names), dtype=np.uint32)
-        keys = rank[np.frombuffer(self.term_ids, dtype=np.uint32)]
-        bounds = np.zeros(len(names) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(keys, minlength=len(names)), out=bounds[1:])
-        order = np.argsort(keys, kind="stable")
-        del keys, rank
-        docs = np.frombuffer(self.docs, dtype=np.uint32)
-        weights = np.frombuffer(self.weights, dtype=np.float64)
-        lengths_np = np.frombuffer(doc_lengths, dtype=np.uint32)
-        value_lengths = np.frombuffer(self.value_lengths, dtype=np.uint32)
-        ends = np.cumsum(value_lengths, dtype=np.int64)
-        buf = bytes(self.values)
-        self.values = bytearray()
-        if flat is not None:
-            # A CompactPositions value is a count and one uint32 a position, 4 bytes each.
-            positions = int((value_lengths // 4).sum()) - len(value_lengths) if positional else None
-            flat.start_field(fieldname, len(docs), positions)
-        first = 0
-        while first < len(names):
-            # Whole terms, about _CHUNK_POSTINGS postings at a time, as Python lists.
-            last = int(np.searchsorted(bounds, bounds[first] + _CHUNK_POSTINGS, side="right")) - 1
-            last = max(last, first + 1)
-            lo, hi = int(bounds[first]), int(bounds[last])
-            sel = order[lo:hi]
-            c_docs = docs[sel]
-            d = c_docs.tolist()
-            w = weights[sel].tolist()
-            ln = lengths_np[c_docs].tolist()
-            c_ends = ends[sel]
-            v = [buf[s:e] for s, e in zip((c_ends - value_lengths[sel]).tolist(), c_ends.tolist(), strict=True)]
-            cuts = (bounds[first : last + 1] - lo).tolist()
-            for k in range(last - first):
-                a, b = cuts[k], cuts[k + 1]
-                bulk.add_term(names[first + k], d[a:b], w[a:b], v[a:b], ln[a:b])
-            if flat is not None:
-                if positional:
-                    chunk_bounds, chunk_positions = decode_many(v)
-                    flat.add_postings(c_docs, weights[sel], np.diff(chunk_bounds), chunk_positions)
-                else:
-                    flat.add_postings(c_docs, weights[sel])
-            first = last
-        if flat is not None:
-            flat.end_field(names, bounds)
 
 
 class SegmentBuilder:
@@ -152,7 +55,7 @@ class SegmentBuilder:
         self._codec = codec
         self.segment = codec.new_segment(storage, indexname)
         self._perdoc = codec.per_document_writer(storage, self.segment)
-        self._pools: dict[str, _FieldPool] = {}
+        self._pools: dict[str, FieldPool] = {}
         self._lengths: dict[str, array[int]] = {}  # per field: each document's length, byte-rounded
         self.doc_count = 0
 
@@ -179,7 +82,7 @@ class SegmentBuilder:
                     boost = float(fields[boostkw]) if boostkw in fields else docboost
                     pool = self._pools.get(name)
                     if pool is None:
-                        pool = self._pools[name] = _FieldPool()
+                        pool = self._pools[name] = FieldPool()
                     columns = index_columns(field, value)
                     if columns is not None:
                         freq = pool.add_columns(docnum, columns, boost)

@@ -20,8 +20,9 @@ SCHEMA_VERSION = 2
 # Bump when what serving reads beside Whoosh's files changes: 1 is a flat postings file for every segment
 # (``flat.py``), ``bigrams.npy`` and ``vocabulary.pickle``, all written by the writer. An index without
 # the version (written before it) or with another one is refused: run a reindex. 2: flat files carry
-# per-block maxima for pruning; 3: and each term's largest BM25 frequency part per block.
-FORMAT_VERSION = 3
+# per-block maxima for pruning; 3: and each term's largest BM25 frequency part per block; 4: a reindex writes
+# the text fields' posting lists to the flat file only (Whoosh reads them there through ``w3.FastW3Codec``).
+FORMAT_VERSION = 4
 
 # The article's text is one field, "text", made of three parts whose occurrences weigh differently
 # (BM25F): a title match counts PART_WEIGHTS[0] times a body match. One field instead of three keeps

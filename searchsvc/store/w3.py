@@ -18,22 +18,20 @@ import logging
 import mmap
 import os
 import struct
-import zlib
 from array import array
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from pickle import dumps
 from typing import Any
 
 import numpy as np
 from whoosh import formats
-from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3FieldWriter, W3TermInfo
+from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3TermsReader
 from whoosh.filedb.filestore import FileStorage
 from whoosh.filedb.structfile import StructFile
 from whoosh.index import FileIndex
-from whoosh.system import _INT_SIZE, pack_uint, pack_ushort, unpack_uint
-from whoosh.util.numeric import length_to_byte
+from whoosh.matching import ListMatcher
+from whoosh.system import _INT_SIZE, pack_uint, unpack_uint
 
 from searchsvc.errors import IndexUnavailable, SearchsvcError
 from searchsvc.store import flat
@@ -43,6 +41,7 @@ _ONE = pack_uint(1)
 _UINT = struct.Struct("=I")  # array("I") items: native order, 4 bytes
 _INT = struct.Struct("!i")  # StructFile.write_int
 PICKLE_PROTOCOL = 5
+FLAT_ONLY = -1  # a term info's offset when the segment's flat file alone holds its posting list (bulk.py)
 
 
 class CompactPositions(formats.Positions):  # type: ignore[misc]
@@ -81,7 +80,7 @@ def decode_many(values: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
     return decode_packed(b"".join(values), np.fromiter(map(len, values), np.int64, len(values)))
 
 
-def decode_packed(buf: bytes | bytearray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def decode_packed(buf: bytes | bytearray | np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``decode_many`` of values laid end to end in ``buf``, value ``j`` ``lengths[j]`` bytes long."""
     if not len(lengths):
         return np.zeros(1, np.int64), np.zeros(0, np.int64)
@@ -95,6 +94,20 @@ def decode_packed(buf: bytes | bytearray, lengths: np.ndarray) -> tuple[np.ndarr
     positions = np.delete(running, heads) - np.repeat(running[heads], counts)
     bounds = np.concatenate([np.zeros(1, np.int64), np.cumsum(counts)])
     return bounds, positions
+
+
+def encode_packed(bounds: np.ndarray, positions: np.ndarray) -> list[bytes]:
+    """The inverse of ``decode_packed``: posting ``j``'s CompactPositions value, its positions being
+    ``positions[bounds[j]:bounds[j + 1]]`` (ascending; ``bounds`` from 0)."""
+    counts = np.diff(bounds)
+    heads = bounds[:-1]
+    deltas = np.diff(positions, prepend=0)
+    held = heads[counts > 0]
+    deltas[held] = positions[held]  # a value's first position is absolute
+    words = np.insert(deltas.astype(np.uint32), heads, counts.astype(">u4").view(np.uint32))
+    raw = words.tobytes()
+    firsts = (heads + np.arange(len(heads))) * 4
+    return [raw[a:b] for a, b in zip(firsts.tolist(), (firsts + 4 * counts + 4).tolist(), strict=True)]
 
 
 class FlatTee:
@@ -208,135 +221,52 @@ class _FastFieldWriter(W3FieldWriter):  # type: ignore[misc]
         return out
 
 
+class _FlatBackedTermsReader(W3TermsReader):  # type: ignore[misc]
+    """W3's terms reader, reading a posting list the reindex wrote to the flat file only (``FLAT_ONLY``) from
+    there: Whoosh's searches and merges see the postings that W3 blocks would give them."""
+
+    def __init__(self, codec: Any, dbfile: Any, length: int, postfile: Any, flat_path: Path | None) -> None:
+        super().__init__(codec, dbfile, length, postfile)
+        self._flat_path = flat_path
+        self._flat: flat.FlatPostings | None = None
+
+    def matcher(self, fieldname: str, tbytes: bytes, format_: Any, scorer: Any = None) -> Any:
+        terminfo = self.term_info(fieldname, tbytes)
+        term = (fieldname, tbytes)
+        if terminfo.is_inlined() or terminfo.extent()[0] != FLAT_ONLY:
+            return self._codec.postings_reader(self._postfile, terminfo, format_, term=term, scorer=scorer)
+        if self._flat is None:
+            if self._flat_path is None:
+                raise ValueError(f"{fieldname}:{tbytes!r} is kept in a flat file, and this storage has none")
+            self._flat = flat.FlatPostings(self._flat_path)
+        span = self._flat.span(fieldname, tbytes)
+        if span is None:
+            raise ValueError(f"{self._flat_path} lacks the postings of {fieldname}:{tbytes!r}")
+        docs, weights = np.empty(span[1], np.int32), np.empty(span[1], np.float32)
+        self._flat.read_into(fieldname, span, docs, weights)
+        bounds = self._flat.position_bounds(fieldname, span)
+        positions = np.empty(int(bounds[-1] - bounds[0]), np.uint32)
+        self._flat.read_positions_into(fieldname, int(bounds[0]), positions)
+        values = encode_packed(bounds - bounds[0], positions.astype(np.int64))
+        return ListMatcher(docs.tolist(), weights.tolist(), values, format_, scorer=scorer, term=term,
+                           terminfo=terminfo)
+
+    def close(self) -> None:
+        super().close()
+        if self._flat is not None:
+            self._flat.close()
+
+
 class FastW3Codec(W3Codec):  # type: ignore[misc]
     def field_writer(self, storage: Any, segment: Any) -> Any:
         return _FastFieldWriter(self, storage, segment)
 
-
-# Blocks whose pickle is shorter than this are stored uncompressed (the block says so).
-COMPRESS_MIN_BYTES = 256
-
-
-class BulkPostingsWriter:
-    """Writes the posting lists of one segment's terms, a whole list per call, in the W3 layout.
-
-    The bytes of each block are those ``W3PostingsWriter._write_block`` produces (a pickled info tuple
-    and a pickled, optionally zlib-compressed data tuple), and each term's ``W3TermInfo`` gets the
-    statistics ``W3TermInfo.add_block`` would accumulate, so Whoosh's readers see no difference.
-    """
-
-    def __init__(self, fieldwriter: W3FieldWriter, blocklimit: int = 128, compression: int = 3,
-                 compress_min: int = COMPRESS_MIN_BYTES) -> None:
-        self._fw = fieldwriter
-        self._postfile = fieldwriter._postfile
-        self._blocklimit = blocklimit
-        self._compression = compression
-        self._compress_min = compress_min
-        self._prefix = b""
-        self._fixedsize: int | None = None
-        self._write = self._postfile.file.write  # the buffered file under Whoosh's StructFile wrapper
-        self._pos = 0  # where the next posting list starts: only this writer writes to the file
-
-    def start_field(self, fieldname: str, fieldobj: Any) -> None:
-        self._fw.start_field(fieldname, fieldobj)
-        self._prefix = pack_ushort(self._fw._fieldid)
-        self._fixedsize = fieldobj.format.fixed_value_size()
-        self._pos = self._postfile.tell()
-
-    def add_term(self, btext: bytes, ids: Sequence[int], weights: Sequence[float], values: Sequence[bytes],
-                 lengths: Sequence[int]) -> None:
-        """All postings of ``btext`` in this field: ascending document numbers, with each document's
-        weight, value bytes and (length-byte rounded) field length."""
-        write = self._write
-        write(WHOOSH3_HEADER_MAGIC)
-        size = len(WHOOSH3_HEADER_MAGIC)
-        info = W3TermInfo()
-        n = len(ids)
-        if n == 1:  # most terms of a segment: the same bytes, without the general block's bookkeeping
-            size += self._write_single(write, info, ids[0], weights[0], values[0], lengths[0])
-        else:
-            limit = self._blocklimit
-            for i in range(0, n, limit):
-                j = min(i + limit, n)
-                size += self._write_block(write, info, ids[i:j], weights[i:j], values[i:j], lengths[i:j], j == n)
-        info.set_extent(self._pos, size)
-        self._pos += size
-        self._fw._tindex.add(self._prefix + btext, info.to_bytes())
-
-    def _write_single(self, write: Any, info: W3TermInfo, docnum: int, weight: float, value: bytes,
-                      length: int) -> int:
-        """``_write_block`` for a one-posting list (see there for the rules it follows)."""
-        w32 = array("f", (weight,))[0]
-        fixed = self._fixedsize
-        if fixed is None or fixed < 0:
-            mini_value: Any = (value,)
-        else:
-            mini_value = None if fixed == 0 else value
-        databytes = dumps(((docnum,), None if w32 == 1.0 else w32, mini_value), PICKLE_PROTOCOL)
-        comp = self._compression if len(databytes) >= self._compress_min else 0
-        if comp:
-            databytes = zlib.compress(databytes, comp)
-        maxweight: Any = weight if weight > 0 else 0
-        byte = length_to_byte(length or None)
-        infobytes = dumps((1, docnum, maxweight, comp, byte, byte), PICKLE_PROTOCOL)
-        size = len(infobytes) + len(databytes)
-        write(_INT.pack(-size))
-        write(infobytes)
-        write(databytes)
-        info._weight += w32
-        info._df = 1
-        info._minlength = length or None
-        info._maxlength = length
-        info._maxweight = max(0, maxweight)
-        info._minid = info._maxid = docnum
-        return _INT.size + size
-
-    def _write_block(self, write: Any, info: W3TermInfo, ids: Sequence[int], weights: Sequence[float],
-                     values: Sequence[bytes], lengths: Sequence[int], last: bool) -> int:
-        w32 = array("f", weights)  # what the W3 block stores; the max weight stays a double
-        maxweight: Any = max(weights)
-        if not maxweight > 0:
-            maxweight = 0  # W3PostingsWriter starts from int 0
-        nonzero = [x for x in lengths if x]
-        minlength = min(nonzero) if nonzero else None
-        maxlength = max(nonzero) if nonzero else 0
-
-        first = w32[0]
-        if w32.count(first) == len(w32):
-            mini_weights: Any = None if first == 1.0 else first
-        else:
-            mini_weights = tuple(w32)
-        fixed = self._fixedsize
-        if fixed is None or fixed < 0:
-            mini_values: Any = tuple(values)
-        elif fixed == 0:
-            mini_values = None
-        else:
-            mini_values = b"".join(values)
-        mini_ids = (ids[0], *[b - a for a, b in zip(ids, ids[1:])])
-        # Whoosh pickles with protocol 2, which spells every bytes value as a latin-1 string to
-        # re-encode; its reader takes any protocol, and 5 has a bytes opcode (faster, smaller).
-        databytes = dumps((mini_ids, mini_weights, mini_values), PICKLE_PROTOCOL)
-        comp = self._compression if len(databytes) >= self._compress_min else 0
-        if comp:
-            databytes = zlib.compress(databytes, comp)
-        infobytes = dumps((len(ids), ids[-1], maxweight, comp, length_to_byte(minlength),
-                           length_to_byte(maxlength)), PICKLE_PROTOCOL)
-        size = len(infobytes) + len(databytes)
-        write(_INT.pack(-size if last else size))  # a negative length marks the last block
-        write(infobytes)
-        write(databytes)
-
-        # W3TermInfo.add_block, without a block object.
-        info._weight += sum(w32)
-        info._df += len(ids)
-        info._minlength = minlength if info._minlength is None else min(info._minlength, minlength)
-        info._maxlength = max(info._maxlength, maxlength)
-        info._maxweight = max(info._maxweight, maxweight)
-        if info._minid is None:
-            info._minid = ids[0]
-        info._maxid = ids[-1]
-        return _INT.size + size
+    def terms_reader(self, storage: Any, segment: Any) -> Any:
+        name = segment.make_filename(self.TERMS_EXT)
+        folder = getattr(storage, "folder", None)  # none for a compound segment: Whoosh's, with W3 blocks
+        return _FlatBackedTermsReader(self, storage.open_file(name), storage.file_length(name),
+                                      segment.open_file(storage, self.POSTS_EXT),
+                                      flat.path_for(folder, segment.segment_id()) if folder else None)
 
 
 class MmapStorage(FileStorage):  # type: ignore[misc]

@@ -23,7 +23,7 @@ from whoosh.writing import SegmentWriter
 from searchsvc.articles import Article
 from searchsvc.store import build as segments
 from searchsvc.store.schema import VietText, build_schema
-from searchsvc.store.w3 import FastW3Codec
+from searchsvc.store.w3 import FLAT_ONLY, FastW3Codec
 from searchsvc.store.writer import IngestReport, build_generation, doc_fields
 
 N_DOCS = 200
@@ -151,3 +151,31 @@ def test_a_failing_document_fails_the_build_and_stops_the_workers(articles: list
     with pytest.raises(segments.WorkerError, match="broken article"):
         segments.write_index(tmp_path, articles, fields, 2, FastW3Codec())
     assert whoosh_index.open_dir(str(tmp_path)).doc_count() == 0  # nothing was published
+
+
+def test_text_postings_are_written_once_to_the_flat_file(articles: list[Article], tmp_path: Path) -> None:
+    assert build_generation(tmp_path, articles, 1, IngestReport(), progress=False) == N_DOCS
+    ix = whoosh_index.open_dir(str(tmp_path))
+    with ix.reader() as reader:
+        extents = {name: {info.extent()[0] == FLAT_ONLY for (fieldname, _), info in reader.iter_from(name, b"")
+                          if fieldname == name}
+                   for name, field in ix.schema.items() if field.indexed}
+    positional = {name for name, field in ix.schema.items() if field.indexed and field.format.supports("positions")}
+    assert positional == {"title", "title_fold", "text", "text_fold"}
+    assert all(extents[name] == {True} for name in positional)  # no W3 block: the flat file holds them
+    assert all(extents[name] == {False} for name in extents.keys() - positional)
+
+
+def test_whooshs_own_merge_reads_flat_only_postings(articles: list[Article], plain: dict[str, Any],
+                                                   tmp_path: Path) -> None:
+    assert build_generation(tmp_path, articles, 2, IngestReport(), progress=False) == N_DOCS
+    ix = whoosh_index.open_dir(str(tmp_path))
+    ix.optimize()  # Whoosh's SegmentWriter merges both segments, reading their postings through the codec
+    assert len(whoosh_index.open_dir(str(tmp_path))._segments()) == 1
+    merged = _snapshot(tmp_path)
+    for key, value in plain.items():
+        if key.startswith("lengths:"):
+            # Whoosh's merge sums the byte-rounded document lengths into the field's total: compare those.
+            assert merged[key][0] == value[0], key
+        else:
+            assert merged[key] == value, key
