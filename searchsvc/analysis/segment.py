@@ -22,6 +22,7 @@ import struct
 import threading
 from pathlib import Path
 
+import numba
 import numpy as np
 from pyvi.ViTokenizer import ViTokenizer
 
@@ -215,30 +216,7 @@ class _Crf:
         """Viterbi labels of the token rows ``ids`` as booleans (True: "I_W"), as ``crf1dc_viterbi`` picks them."""
         scores = self._scores(ids)
         (t00, t01), (t10, t11) = self._trans
-        states = zip(scores[:, 0].tolist(), scores[:, 1].tolist())
-        p0, p1 = next(states)
-        back: list[int] = []  # per step: bit 0, the best predecessor of label 0; bit 1, of label 1
-        for s0, s1 in states:
-            # crfsuite keeps the first maximum (strict <), so ties go to label 0.
-            a, b = p0 + t00, p1 + t10
-            c, d = p0 + t01, p1 + t11
-            if a < b:
-                p0, k = b + s0, 1
-            else:
-                p0, k = a + s0, 0
-            if c < d:
-                p1, k = d + s1, k | 2
-            else:
-                p1 = c + s1
-            back.append(k)
-        label = 1 if p0 < p1 else 0
-        n = len(ids)
-        out = [0] * n
-        for i in range(n - 1, 0, -1):
-            out[i] = label
-            label = (back[i - 1] >> label) & 1
-        out[0] = label
-        return np.array(out, bool)  # label 1 is "I_W" (checked when the model is read)
+        return _viterbi(np.ascontiguousarray(scores[:, 0]), np.ascontiguousarray(scores[:, 1]), t00, t01, t10, t11)
 
     def glued(self, ids: np.ndarray) -> np.ndarray:
         """For each token, whether pyvi glues it to the previous one (see ``ViTokenizer.tokenize``)."""
@@ -247,6 +225,39 @@ class _Crf:
         glued[1:] &= ~punct[1:] & ~punct[:-1] & ~digit[1:] & ~digit[:-1] & ~(title[1:] & ~title[:-1])
         glued[0] = False
         return glued
+
+
+@numba.njit(cache=True, nogil=True)  # type: ignore[misc]
+def _viterbi(s0: np.ndarray, s1: np.ndarray, t00: float, t01: float, t10: float, t11: float) -> np.ndarray:
+    """crfsuite's two-label Viterbi over state scores ``s0``, ``s1`` with transitions ``tij`` (label i to j).
+
+    Compiled: this loop is a step per token, the largest part of segmenting once the features are summed
+    with numpy. The same double additions and comparisons in the same order as crfsuite (numba does not
+    reorder floating point without ``fastmath``), so the path is bit for bit crfsuite's.
+    """
+    n = len(s0)
+    back = np.zeros(n, np.uint8)  # per step: bit 0, the best predecessor of label 0; bit 1, of label 1
+    p0, p1 = s0[0], s1[0]
+    for i in range(1, n):
+        a, b = p0 + t00, p1 + t10
+        c, d = p0 + t01, p1 + t11
+        # crfsuite keeps the first maximum (strict <), so ties go to label 0.
+        if a < b:
+            p0, k = b + s0[i], 1
+        else:
+            p0, k = a + s0[i], 0
+        if c < d:
+            p1, k = d + s1[i], k | 2
+        else:
+            p1 = c + s1[i]
+        back[i] = k
+    out = np.zeros(n, np.bool_)  # label 1 is "I_W" (checked when the model is read)
+    label = 1 if p0 < p1 else 0
+    for i in range(n - 1, 0, -1):
+        out[i] = label
+        label = (back[i] >> label) & 1
+    out[0] = label
+    return out
 
 
 class _Tokens:
@@ -288,6 +299,9 @@ def _tokens() -> _Tokens:
     with _LOCK:
         if _TOKENS is None:
             _TOKENS = _Tokens(_Crf(ViTokenizer.model.modelfile.name))
+            # Compiled (or read from numba's cache) with the model, not at the first text: a reindex's
+            # workers forked afterwards inherit it.
+            _viterbi(np.zeros(2), np.zeros(2), 0.0, 0.0, 0.0, 0.0)
         return _TOKENS
 
 
