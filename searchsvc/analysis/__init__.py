@@ -27,8 +27,8 @@ from searchsvc.analysis.chunks import Columns, split
 from searchsvc.analysis.normalize import canonical, fold, fold_text, normalize
 
 __all__ = [
-    "Token", "TermPositions", "analyse", "syllables", "syllable_spans", "postings", "term_positions", "clear",
-    "canonical", "fold", "fold_text", "normalize", "WORD_JOINER",
+    "Token", "TermPositions", "analyse", "syllables", "syllable_spans", "syllable_ids", "postings",
+    "term_positions", "clear", "canonical", "fold", "fold_text", "normalize", "WORD_JOINER",
 ]
 
 WORD_JOINER = "_"
@@ -233,6 +233,17 @@ def syllable_spans(text: str, words: bool = False) -> tuple[tuple[str, ...], tup
     terms = a.tables.terms
     return (_pieces(terms.text, ids), _pieces(terms.folded, ids), tuple(a.starts[:n].tolist()),
             tuple(a.ends[:n].tolist()))
+
+
+def syllable_ids(text: str, words: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """``syllable_spans`` as numbers: each syllable's term number, start and end (arrays), and the table of
+    exact forms the numbers index. The table only grows until the analysis starts over, when a new one
+    replaces it: a caller may keep what it derived from a table for as long as it gets the same one."""
+    with _LOCK:
+        _start_call()
+        a = _analyse(text, words)
+    n = a.n_syllables
+    return a.terms[:n], a.starts[:n], a.ends[:n], a.tables.terms.text
 
 
 def syllables(text: str) -> list[Token]:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from searchsvc.analysis import syllable_spans
+from searchsvc.analysis import syllable_ids
 
 FILE = "bigrams.npy"
 _HIGH = np.uint64(0xFFFFFFFF00000000)
@@ -73,24 +73,36 @@ class Counter:
         self.counts = np.zeros(0, np.uint64)
         self.syllables = 0
         self._ids: dict[str, int] = {}
+        self._forms: list[str] | None = None  # the analysis's table of forms that _form_hashes follows
+        self._form_hashes = np.zeros(0, np.uint64)
         self._pending: list[np.ndarray] = []
         self._pending_size = 0
 
     def add_text(self, text: str, words: bool = False) -> None:
         """One text (``words``: the indexing analysis of it, with pyvi words, was just made and is cached)."""
-        exact, _, starts, ends = syllable_spans(text, words)
-        self.add(exact, starts, ends)
+        terms, starts, ends, forms = syllable_ids(text, words)
+        if not len(terms):
+            return
+        if forms is not self._forms:  # the analysis started over: its numbers mean other forms
+            self._forms, self._form_hashes = forms, np.zeros(0, np.uint64)
+        known = len(self._form_hashes)
+        if int(terms.max()) >= known:
+            more = np.fromiter(map(_hash, forms[known:]), np.uint64, len(forms) - known)
+            self._form_hashes = np.concatenate([self._form_hashes, more])
+        self._count(self._form_hashes[terms], starts, ends)
 
     def add(self, exact: Sequence[str], starts: Sequence[int], ends: Sequence[int]) -> None:
         """One text's syllables in order, with their character offsets."""
-        n = len(exact)
-        if not n:
+        if not exact:
             return
         ids = self._ids
         for s in exact:
             if s not in ids:
                 ids[s] = _hash(s)
-        h = np.fromiter((ids[s] for s in exact), np.uint64, n)
+        self._count(np.fromiter((ids[s] for s in exact), np.uint64, len(exact)), starts, ends)
+
+    def _count(self, h: np.ndarray, starts: Sequence[int] | np.ndarray, ends: Sequence[int] | np.ndarray) -> None:
+        n = len(h)
         self.syllables += n
         self._push(_unigram_keys(h))
         if n > 1:
@@ -104,11 +116,20 @@ class Counter:
             self._flush()
 
     def _flush(self) -> None:
-        if self._pending:
-            new = np.concatenate(self._pending)
-            self.keys, self.counts = _sum_by_key(np.concatenate([self.keys, new]),
-                                                 np.concatenate([self.counts, np.ones(len(new), np.uint64)]))
-            self._pending, self._pending_size = [], 0
+        if not self._pending:
+            return
+        new = np.sort(np.concatenate(self._pending))
+        self._pending, self._pending_size = [], 0
+        firsts = np.flatnonzero(np.concatenate(([True], new[1:] != new[:-1])))
+        new_keys, new_counts = new[firsts], np.diff(np.append(firsts, len(new))).astype(np.uint64)
+        del new
+        # Merged into the sorted table: a key already there adds its count, the others are inserted in order.
+        at = np.searchsorted(self.keys, new_keys)
+        held = at < len(self.keys)
+        held[held] = self.keys[at[held]] == new_keys[held]
+        self.counts[at[held]] += new_counts[held]  # each key once: plain indexing adds them all
+        self.keys = np.insert(self.keys, at[~held], new_keys[~held])
+        self.counts = np.insert(self.counts, at[~held], new_counts[~held])
 
     def result(self) -> np.ndarray:
         """This counter's table, ``[keys, counts]`` (2 × n uint64), the total under key 0."""

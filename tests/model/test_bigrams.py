@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from searchsvc.analysis import syllable_spans
+from searchsvc.analysis import clear, syllable_spans
 from searchsvc.articles import Article
 from searchsvc.errors import IndexUnavailable
 from searchsvc.model import bigrams
@@ -99,3 +99,20 @@ def test_a_generation_without_its_table_is_refused_not_patched(tmp_path: Path) -
     with pytest.raises(IndexUnavailable, match="searchsvc reindex"):
         Engine.open(home)
     assert not (gen / bigrams.FILE).exists()  # a reader never writes into a generation
+
+
+def test_the_table_is_the_same_however_often_it_folds_and_the_analysis_starts_over(
+        texts: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = _table_rows(texts)
+    monkeypatch.setattr(bigrams, "_FLUSH", 97)  # a fold every few texts, into a table that already holds keys
+    counter = bigrams.Counter()
+    for i, text in enumerate(texts):
+        if i % 7 == 3:
+            clear()  # the analysis renumbers every form: the counter must not reuse hashes by number
+        counter.add_text(text)
+    assert np.array_equal(counter.result(), whole)
+    by_strings = bigrams.Counter()
+    for text in texts:
+        exact, _, starts, ends = syllable_spans(text)
+        by_strings.add(exact, starts, ends)
+    assert np.array_equal(by_strings.result(), whole)
