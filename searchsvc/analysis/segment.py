@@ -3,13 +3,14 @@
 ``ViTokenizer.tokenize`` returns a re-spaced string and no offsets. We run pyvi's own syllabifier
 regex with ``finditer`` (so every pyvi token keeps its span), score pyvi's CRF features ourselves and
 apply pyvi's own joining rules. The result is exactly pyvi's segmentation, with spans, several times
-faster than pyvi itself: each distinct whitespace-free chunk is tokenised once (``chunks.py``), features
-are gathered per token row and per n-gram key with numpy, and the joining rules are vectorised too.
+faster than pyvi itself: each distinct whitespace-free chunk is tokenised once (``chunks.py``), a token's
+features are a row of weights made once per distinct token, the scoring and the Viterbi path are one
+compiled loop over a text's rows (numba), and the joining rules are vectorised with numpy.
 
 Why our own scoring: pyvi spends most of its time building a dict of 15 features per token and
 handing it to crfsuite, which turns every feature back into a string and looks it up in the model.
 The model is small (two labels, ~6,000 attributes), so we read its weights from the model file once
-(:class:`_Crf`) and sum them per token with numpy, *in crfsuite's order*: floating-point addition is
+(:class:`_Crf`) and sum them per token ourselves, *in crfsuite's order*: floating-point addition is
 not associative, and the same additions in the same order give bit-identical scores, hence the same
 Viterbi path. ``tests/analysis/test_segment.py`` checks the output against ``pyvi.ViTokenizer.tokenize``.
 """
@@ -46,6 +47,10 @@ _PYVI_TOKEN = re.compile(
 _PUNCTUATION = frozenset(string.punctuation)
 _BIGRAMS: set[str] = ViTokenizer.bi_grams
 _TRIGRAMS: set[str] = ViTokenizer.tri_grams
+# The columns of a token's row of weights (``_Crf``), each the first of a pair (B_W, I_W): the running sum
+# of the token's own five features, then what the token adds to its right neighbour's score (the
+# neighbour's -1: features) and to its left neighbour's (+1: features).
+_PREFIX_COL, _M1_LOWER_COL, _M1_TITLE_COL, _M1_UPPER_COL, _P1_LOWER_COL, _P1_TITLE_COL, _P1_UPPER_COL = range(0, 14, 2)
 
 
 def _read_crfsuite_model(path: str) -> tuple[list[str], dict[str, list[float]], list[list[float]]]:
@@ -96,16 +101,14 @@ class _Crf:
     ``weight × value`` to a zeroed score per label (``crf1dt_state_score``); unknown attributes and
     ``False`` features add nothing (adding 0.0 leaves a double unchanged). The first five features
     depend on the token alone, so their running sum is kept per token string (a row); the ten that look
-    at a neighbour are added as shifted columns, in dict order. The n-gram features are set lookups of
-    lowercase pairs and triples: each lowercase form that occurs in pyvi's n-gram lists has a number, so a
-    pair or triple is one int64 key, looked up for a whole text at once in sorted key arrays.
+    at a neighbour are added from the neighbours' rows, in dict order (``_inside``, compiled). The n-gram
+    features are set lookups of lowercase pairs and triples: each lowercase form that occurs in pyvi's
+    n-gram lists has a number, so a pair or triple is one int64 key, looked up in sorted key arrays.
     """
 
-    # Column pairs (B_W, I_W) of the per-token table: the running sum of the token's own five
-    # features, then what the token adds to its right neighbour's score (the neighbour's -1:
-    # features) and to its left neighbour's (+1: features).
     _PREFIX, _M1_LOWER, _M1_TITLE, _M1_UPPER, _P1_LOWER, _P1_TITLE, _P1_UPPER = (
-        slice(i, i + 2) for i in range(0, 14, 2))
+        slice(c, c + 2) for c in (_PREFIX_COL, _M1_LOWER_COL, _M1_TITLE_COL, _M1_UPPER_COL, _P1_LOWER_COL,
+                                  _P1_TITLE_COL, _P1_UPPER_COL))
 
     def __init__(self, path: str) -> None:
         labels, self._state, trans = _read_crfsuite_model(path)
@@ -181,42 +184,11 @@ class _Crf:
         self.rows[token] = row
         return row
 
-    def _member(self, keys: np.ndarray, table: np.ndarray) -> np.ndarray:
-        at = np.minimum(np.searchsorted(table, keys), len(table) - 1)
-        return (table[at] == keys).astype(np.intp)
-
-    def _scores(self, ids: np.ndarray) -> np.ndarray:
-        g = self._table[ids]  # one row of weights per token
-        s = g[:, self._PREFIX].copy()
-        n = len(ids)
-        if n < 2:
-            return s
-        lower = self._lower[ids]
-        pairs = lower[:-1] * self._base + lower[1:]
-        bi = self._member(pairs, self._bigram_keys)
-        left, right = g[:-1], g[1:]
-        # The "-1:" and "-2:" features, then the "+1:" and "+2:" ones: pyvi's dict order.
-        s[1:] += left[:, self._M1_LOWER]
-        s[1:] += left[:, self._M1_TITLE]
-        s[1:] += left[:, self._M1_UPPER]
-        s[1:] += self._bi_m1[bi]
-        tri = None
-        if n > 2:
-            tri = self._member(pairs[:-1] * self._base + lower[2:], self._trigram_keys)
-            s[2:] += self._tri_m2[tri]
-        s[:-1] += right[:, self._P1_LOWER]
-        s[:-1] += right[:, self._P1_TITLE]
-        s[:-1] += right[:, self._P1_UPPER]
-        s[:-1] += self._bi_p1[bi]
-        if tri is not None:
-            s[:-2] += self._tri_p2[tri]
-        return s
-
     def inside(self, ids: np.ndarray) -> np.ndarray:
         """Viterbi labels of the token rows ``ids`` as booleans (True: "I_W"), as ``crf1dc_viterbi`` picks them."""
-        scores = self._scores(ids)
         (t00, t01), (t10, t11) = self._trans
-        return _viterbi(np.ascontiguousarray(scores[:, 0]), np.ascontiguousarray(scores[:, 1]), t00, t01, t10, t11)
+        return _inside(self._table, ids, self._lower, self._base, self._bigram_keys, self._trigram_keys,
+                       self._bi_m1, self._tri_m2, self._bi_p1, self._tri_p2, t00, t01, t10, t11)
 
     def glued(self, ids: np.ndarray) -> np.ndarray:
         """For each token, whether pyvi glues it to the previous one (see ``ViTokenizer.tokenize``)."""
@@ -228,28 +200,68 @@ class _Crf:
 
 
 @numba.njit(cache=True, nogil=True)  # type: ignore[misc]
-def _viterbi(s0: np.ndarray, s1: np.ndarray, t00: float, t01: float, t10: float, t11: float) -> np.ndarray:
-    """crfsuite's two-label Viterbi over state scores ``s0``, ``s1`` with transitions ``tij`` (label i to j).
+def _member(table: np.ndarray, key: int) -> int:
+    at = np.searchsorted(table, key)
+    return 1 if at < len(table) and table[at] == key else 0
 
-    Compiled: this loop is a step per token, the largest part of segmenting once the features are summed
-    with numpy. The same double additions and comparisons in the same order as crfsuite (numba does not
-    reorder floating point without ``fastmath``), so the path is bit for bit crfsuite's.
+
+@numba.njit(cache=True, nogil=True)  # type: ignore[misc]
+def _inside(table: np.ndarray, ids: np.ndarray, lower_of: np.ndarray, base: int, bigram_keys: np.ndarray,
+            trigram_keys: np.ndarray, bi_m1: np.ndarray, tri_m2: np.ndarray, bi_p1: np.ndarray, tri_p2: np.ndarray,
+            t00: float, t01: float, t10: float, t11: float) -> np.ndarray:
+    """crfsuite's state scores and two-label Viterbi for the token rows ``ids`` (True: "I_W").
+
+    Compiled: a step per token, the bulk of segmenting. Each token's score per label is its row's prefix,
+    then in pyvi's dict order the "-1:" features of its left neighbour, the "-2:" trigram, the "+1:"
+    features of its right neighbour and the "+2:" trigram, each added even when zero; the Viterbi steps
+    add and compare in ``crf1dc_viterbi``'s order. numba keeps the double arithmetic as written (no
+    ``fastmath``), so the scores and the path are bit for bit crfsuite's.
     """
-    n = len(s0)
+    n = len(ids)
+    lower = lower_of[ids]
+    bi = np.zeros(max(n - 1, 0), np.intp)  # whether tokens (i, i + 1) form one of pyvi's bigrams
+    tri = np.zeros(max(n - 2, 0), np.intp)  # and (i, i + 1, i + 2) one of its trigrams
+    for i in range(n - 1):
+        pair = lower[i] * base + lower[i + 1]
+        bi[i] = _member(bigram_keys, pair)
+        if i < n - 2:
+            tri[i] = _member(trigram_keys, pair * base + lower[i + 2])
+    s = np.empty((n, 2))
+    for i in range(n):
+        row = table[ids[i]]
+        for j in range(2):
+            x = row[_PREFIX_COL + j]
+            if i >= 1:
+                left = table[ids[i - 1]]
+                x += left[_M1_LOWER_COL + j]
+                x += left[_M1_TITLE_COL + j]
+                x += left[_M1_UPPER_COL + j]
+                x += bi_m1[bi[i - 1], j]
+                if i >= 2:
+                    x += tri_m2[tri[i - 2], j]
+            if i < n - 1:
+                right = table[ids[i + 1]]
+                x += right[_P1_LOWER_COL + j]
+                x += right[_P1_TITLE_COL + j]
+                x += right[_P1_UPPER_COL + j]
+                x += bi_p1[bi[i], j]
+                if i < n - 2:
+                    x += tri_p2[tri[i], j]
+            s[i, j] = x
     back = np.zeros(n, np.uint8)  # per step: bit 0, the best predecessor of label 0; bit 1, of label 1
-    p0, p1 = s0[0], s1[0]
+    p0, p1 = s[0, 0], s[0, 1]
     for i in range(1, n):
         a, b = p0 + t00, p1 + t10
         c, d = p0 + t01, p1 + t11
         # crfsuite keeps the first maximum (strict <), so ties go to label 0.
         if a < b:
-            p0, k = b + s0[i], 1
+            p0, k = b + s[i, 0], 1
         else:
-            p0, k = a + s0[i], 0
+            p0, k = a + s[i, 0], 0
         if c < d:
-            p1, k = d + s1[i], k | 2
+            p1, k = d + s[i, 1], k | 2
         else:
-            p1 = c + s1[i]
+            p1 = c + s[i, 1]
         back[i] = k
     out = np.zeros(n, np.bool_)  # label 1 is "I_W" (checked when the model is read)
     label = 1 if p0 < p1 else 0
@@ -301,7 +313,7 @@ def _tokens() -> _Tokens:
             _TOKENS = _Tokens(_Crf(ViTokenizer.model.modelfile.name))
             # Compiled (or read from numba's cache) with the model, not at the first text: a reindex's
             # workers forked afterwards inherit it.
-            _viterbi(np.zeros(2), np.zeros(2), 0.0, 0.0, 0.0, 0.0)
+            _TOKENS._crf.inside(np.zeros(3, np.int64))
         return _TOKENS
 
 
