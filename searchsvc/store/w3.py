@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from whoosh import formats
-from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3TermsReader
+from isal import isal_zlib
+from whoosh import columns, formats
+from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3PerDocWriter, W3TermsReader
 from whoosh.filedb.filestore import FileStorage
 from whoosh.filedb.structfile import StructFile
 from whoosh.index import FileIndex
@@ -257,9 +258,30 @@ class _FlatBackedTermsReader(W3TermsReader):  # type: ignore[misc]
             self._flat.close()
 
 
+class _IsalBytesColumn(columns.CompressedBytesColumn):  # type: ignore[misc]
+    """Whoosh's compressed bytes column deflated by ISA-L: the zlib streams Whoosh's reader inflates, made
+    in about a third of zlib's time (a reindex compresses every article's stored fields)."""
+
+    def writer(self, dbfile: Any) -> Any:
+        out = self.Writer(dbfile, self._level, self._module)
+        out._compress = isal_zlib.compress
+        return out
+
+
+_STORED_COLUMN = columns.PickleColumn(_IsalBytesColumn())  # whoosh3.STORED_COLUMN, written faster
+
+
+class _FastPerDocWriter(W3PerDocWriter):  # type: ignore[misc]
+    def _create_column(self, fieldname: str, column: Any) -> None:
+        super()._create_column(fieldname, _STORED_COLUMN if fieldname == "_stored" else column)
+
+
 class FastW3Codec(W3Codec):  # type: ignore[misc]
     def field_writer(self, storage: Any, segment: Any) -> Any:
         return _FastFieldWriter(self, storage, segment)
+
+    def per_document_writer(self, storage: Any, segment: Any) -> Any:
+        return _FastPerDocWriter(self, storage, segment)
 
     def terms_reader(self, storage: Any, segment: Any) -> Any:
         name = segment.make_filename(self.TERMS_EXT)
