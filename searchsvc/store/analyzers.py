@@ -15,7 +15,7 @@ import numpy as np
 from whoosh.analysis import Filter, Token, Tokenizer
 
 from searchsvc.analysis import PART_GAP, analyse, term_positions
-from searchsvc.store.w3 import CompactPositions
+from searchsvc.store.w3 import CompactPositions, pack_words
 
 
 class VietTokenizer(Tokenizer):  # type: ignore[misc]
@@ -104,15 +104,5 @@ def index_columns(field: Any, value: str | tuple[str, ...]) -> IndexColumns | No
     if not items or type(items[0]) is not VietTokenizer or not isinstance(field.format, CompactPositions):
         return None
     tp = term_positions(value, isinstance(items[-1], FoldFilter), items[0].weights)
-    counts, positions = tp.counts, tp.positions
-    firsts = np.cumsum(counts) - counts
-    deltas = positions.copy()
-    deltas[1:] -= positions[:-1]
-    deltas[firsts] = positions[firsts]
-    out = np.empty(len(counts) + len(positions), np.uint32)
-    count_at = firsts + np.arange(len(counts))
-    out[count_at] = counts.astype(">u4").view(np.uint32)
-    rest = np.ones(len(out), bool)
-    rest[count_at] = False
-    out[rest] = deltas
-    return tp.utf8, counts, tp.weights, 4 * (counts + 1), out.tobytes()
+    counts = tp.counts
+    return tp.utf8, counts, tp.weights, 4 * (counts + 1), pack_words(counts, tp.positions).tobytes()

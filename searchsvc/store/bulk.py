@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import zlib
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import compress, repeat
 from operator import is_
 from pickle import dumps
@@ -38,6 +38,16 @@ _TERM_INFO = np.dtype([("flags", "u1"), ("weight", ">f4"), ("df", ">u4"), ("minl
                        ("offset", ">i8"), ("length", ">i4")])
 _LENGTH_BYTES = np.asarray([byte_to_length(b) for b in range(256)], np.int64)
 _NO_LENGTH = np.uint32(0xFFFFFFFF)
+
+
+def _chunks(bounds: np.ndarray) -> Iterator[tuple[int, int, int, int]]:
+    """Whole terms, about _CHUNK_POSTINGS postings at a time: (first term, last term + 1, first posting, last
+    posting + 1), term ``k``'s postings being ``bounds[k]:bounds[k + 1]``."""
+    first = 0
+    while first < len(bounds) - 1:
+        last = max(int(np.searchsorted(bounds, bounds[first] + _CHUNK_POSTINGS, side="right")) - 1, first + 1)
+        yield first, last, int(bounds[first]), int(bounds[last])
+        first = last
 
 
 def _length_bytes(lengths: np.ndarray) -> np.ndarray:
@@ -118,12 +128,7 @@ class FieldPool:
         self.values = bytearray()
         if flat is not None:
             flat.start_field(fieldname, len(docs))
-        first = 0
-        while first < len(names):
-            # Whole terms, about _CHUNK_POSTINGS postings at a time, as Python lists.
-            last = int(np.searchsorted(bounds, bounds[first] + _CHUNK_POSTINGS, side="right")) - 1
-            last = max(last, first + 1)
-            lo, hi = int(bounds[first]), int(bounds[last])
+        for first, last, lo, hi in _chunks(bounds):  # as Python lists, a chunk at a time
             sel = order[lo:hi]
             c_docs = docs[sel]
             d = c_docs.tolist()
@@ -137,7 +142,6 @@ class FieldPool:
                 bulk.add_term(names[first + k], d[a:b], w[a:b], v[a:b], ln[a:b])
             if flat is not None:
                 flat.add_postings(c_docs, weights[sel])
-            first = last
         if flat is not None:
             flat.end_field(names, bounds)
 
@@ -152,16 +156,12 @@ class FieldPool:
         heads = np.cumsum(sizes) - sizes
         words = np.frombuffer(self.values, dtype=np.uint32)
         flat.start_field(fieldname, len(docs), int(sizes.sum()) - len(sizes))
-        first = 0
-        while first < len(names):
-            last = max(int(np.searchsorted(bounds, bounds[first] + _CHUNK_POSTINGS, side="right")) - 1, first + 1)
-            lo, hi = int(bounds[first]), int(bounds[last])
+        for first, last, lo, hi in _chunks(bounds):
             sel = order[lo:hi]
             c_docs, c_weights = docs[sel], weights[sel]
             chunk_bounds, chunk_positions = decode_packed(words[concat_ranges(heads[sel], sizes[sel])], sizes[sel] * 4)
             flat.add_postings(c_docs, c_weights, np.diff(chunk_bounds), chunk_positions)
             bulk.add_flat_terms(names[first:last], bounds[first:last + 1] - lo, c_docs, c_weights, lengths[c_docs])
-            first = last
         del words
         self.values = bytearray()
         flat.end_field(names, bounds)

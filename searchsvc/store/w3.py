@@ -97,17 +97,22 @@ def decode_packed(buf: bytes | bytearray | np.ndarray, lengths: np.ndarray) -> t
     return bounds, positions
 
 
+def pack_words(counts: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """CompactPositions values laid end to end, as uint32 words: value ``j`` holds the next ``counts[j]``
+    of ``positions`` (ascending within a value)."""
+    firsts = np.cumsum(counts) - counts
+    deltas = np.diff(positions, prepend=0)
+    held = firsts[counts > 0]
+    deltas[held] = positions[held]  # a value's first position is absolute
+    return np.insert(deltas.astype(np.uint32), firsts, counts.astype(">u4").view(np.uint32))
+
+
 def encode_packed(bounds: np.ndarray, positions: np.ndarray) -> list[bytes]:
     """The inverse of ``decode_packed``: posting ``j``'s CompactPositions value, its positions being
     ``positions[bounds[j]:bounds[j + 1]]`` (ascending; ``bounds`` from 0)."""
     counts = np.diff(bounds)
-    heads = bounds[:-1]
-    deltas = np.diff(positions, prepend=0)
-    held = heads[counts > 0]
-    deltas[held] = positions[held]  # a value's first position is absolute
-    words = np.insert(deltas.astype(np.uint32), heads, counts.astype(">u4").view(np.uint32))
-    raw = words.tobytes()
-    firsts = (heads + np.arange(len(heads))) * 4
+    raw = pack_words(counts, positions).tobytes()
+    firsts = (bounds[:-1] + np.arange(len(counts))) * 4
     return [raw[a:b] for a, b in zip(firsts.tolist(), (firsts + 4 * counts + 4).tolist(), strict=True)]
 
 
